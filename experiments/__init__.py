@@ -21,6 +21,24 @@ __all__ = ["EXPERIMENT_NAMES", "REGISTRY", "UnknownExperimentError", "get", "nam
 # Paper order.
 EXPERIMENT_NAMES: tuple[str, ...] = (
     "spike_time_precision",
+    "yin_yang_training",
+    "digits_training",
+    "decision_regions",
+    "spike_raster",
+    "energy_per_inference",
+    "regularity_check",
+    "federated_ttfs_check",
+    "spike_causal_density",
+    "proof_checks",
+    "federated_heterogeneity",
+    "federated_local_steps",
+    "compression_tradeoff",
+    "dropout_robustness",
+    "causal_density",
+    "verify_strongly_convex",
+    "rounds_vs_local_steps",
+    "verify_nonconvex",
+    "verify_compression",
 )
 
 

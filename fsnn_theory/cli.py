@@ -2,10 +2,14 @@
 
     fsnn list                                    registered experiments (name, title)
     fsnn reproduce [--quick | --full] [--only NAME ...] [--out DIR] [--force] [--quiet]
+    fsnn train --dataset {yin-yang,digits} ...   one spiking network, per-epoch CSV
+    fsnn federate --dataset ... --clients N ...  federated training, per-round CSV
+    fsnn verify [--quick] [--json]               published bounds against measured runs
+    fsnn explain NAME [--CONSTANT VALUE ...]     a theorem, its assumptions and its value
 
 Adding a subcommand (e.g. ``fsnn train``) is one `Subcommand` entry: write
 ``add_arguments(parser)`` and ``handler(args) -> int`` (in this file, or in a module
-``fsnn_theory/cli_<name>.py`` that defines ``SUBCOMMAND = Subcommand(...)``) and add it to
+``fsnn_theory/cli_<name>.py`` that defines ``HELP``, ``add_arguments`` and ``handler``) and add it to
 `SUBCOMMANDS`. Handlers return the exit code; `main` never lets a traceback escape for user
 errors (unknown names, bad flags), only prints a message and returns 2.
 """
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fsnn_theory import __version__
+from fsnn_theory import cli_explain, cli_federate, cli_train, cli_verify
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -167,6 +172,10 @@ SUBCOMMANDS: list[Subcommand] = [
         _reproduce_arguments,
         _reproduce_handler,
     ),
+    Subcommand("train", cli_train.HELP, cli_train.add_arguments, cli_train.handler),
+    Subcommand("federate", cli_federate.HELP, cli_federate.add_arguments, cli_federate.handler),
+    Subcommand("verify", cli_verify.HELP, cli_verify.add_arguments, cli_verify.handler),
+    Subcommand("explain", cli_explain.HELP, cli_explain.add_arguments, cli_explain.handler),
 ]
 
 

@@ -1,0 +1,350 @@
+"""``fsnn explain``: a theorem's statement, assumptions and value for given constants.
+
+    fsnn explain                                   list the theorems
+    fsnn explain NAME                              statement, assumptions, values at the defaults
+    fsnn explain NAME --set s_min=0.1 tau_s=1 ...  values for these constants
+    fsnn explain NAME --latex                      also the LaTeX of the checked formulas
+
+The statements are short restatements of ``proofs/<NAME>.md`` (full proofs there; every algebraic
+step checked by ``proofs/check_<NAME>.py``); the values come from
+:mod:`fsnn_theory.theory.regularity`, the same functions the experiments use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+HELP = "print a theorem's statement, assumptions and its value for given constants"
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+@dataclass(frozen=True)
+class Theorem:
+    """One explainable result: text, its parameters (with defaults) and an evaluator."""
+
+    name: str
+    title: str
+    statement: str
+    assumptions: tuple[str, ...]
+    params: dict[str, tuple[object, str]]
+    evaluate: Callable[[dict], list[tuple[str, str, float]]]  # -> (quantity, kind, value)
+    latex: Callable[[], list[str]] = field(default=lambda: [])
+
+
+MODEL_PARAMS: dict[str, tuple[object, str]] = {
+    "model": ("lif", "nlif or lif"),
+    "tau_m": (2.0, "membrane time constant (ms), lif only"),
+    "tau_s": (1.0, "synaptic time constant (ms)"),
+    "theta": (1.0, "threshold"),
+}
+
+
+def _model(p: dict):
+    from fsnn_theory.neurons import make_model
+
+    kwargs = {"tau_s": p["tau_s"], "theta": p["theta"]}
+    if p["model"] == "lif":
+        kwargs["tau_m"] = p["tau_m"]
+    return make_model(str(p["model"]), **kwargs)
+
+
+def _kernel_rows(model) -> list[tuple[str, str, float]]:
+    from fsnn_theory.theory.regularity import kernel_constants
+
+    c = kernel_constants(model)
+    return [
+        ("kappa_max = sup kappa", "tight", c.kappa_max),
+        ("peak time s_p (ms)", "tight", c.peak_time),
+        ("kappa'_max = sup |kappa'| = kappa'(0+)", "tight", c.kappa1_max),
+        ("kappa''_max = sup |kappa''|", "tight", c.kappa2_max),
+        ("kappa''''_max = sup |kappa''''|", "tight", c.kappa4_max),
+    ]
+
+
+def _weights(p: dict) -> dict:
+    w = {"w_max": p["W"]}
+    if p.get("W1") != "inf" and math.isfinite(float(p["W1"])):
+        w["w_l1"] = float(p["W1"])
+    return w
+
+
+def _regularity(p: dict) -> list[tuple[str, str, float]]:
+    from fsnn_theory.theory import regularity as R
+
+    m, s, n = _model(p), p["s_min"], p["n"]
+    w = _weights(p)
+    rows = _kernel_rows(m)
+    for norm in ("entry", "l2", "l1"):
+        b = R.spike_time_weight_gradient_bound(m, s, n, norm)
+        rows.append((f"|dt*/dw| ({norm})", b.kind, b.value))
+    for norm in ("entry", "l2", "l1"):
+        b = R.spike_time_input_gradient_bound(m, s, n, norm=norm, **w)
+        rows.append((f"|dt*/dt_in| ({norm})", b.kind, b.value))
+    b = R.potential_derivative_bound(m, 2, n, **w)
+    rows.append(("|V''| between input times", b.kind, b.value))
+    b = R.spike_time_hessian_bound(m, s, n, **w)
+    rows.append(("||Hessian_w t*|| (spectral, Frobenius)", b.kind, b.value))
+    b = R.spike_time_input_gradient_lower_bound(n, "l1")
+    rows.append(("|dt*/dt_in| (l1), any crossing", b.kind, b.value))
+    return rows
+
+
+def _loss(p: dict) -> list[tuple[str, str, float]]:
+    from fsnn_theory.theory import regularity as R
+
+    m, s, n = _model(p), p["s_min"], p["n"]
+    g = R.ttfs_loss_gradient_bound(m, s, n, p["tau_xi"])
+    L = R.ttfs_loss_smoothness_bound(m, s, n, p["tau_xi"], **_weights(p))
+    return [("G >= ||grad_W loss||_F", g.kind, g.value), ("L >= ||Hessian_W loss||_2", L.kind, L.value)]
+
+
+def _lipschitz(p: dict) -> list[tuple[str, str, float]]:
+    from fsnn_theory.theory import regularity as R
+
+    m, d = _model(p), p["delta"]
+    rows = []
+    ex = R.inhibitory_cutoff_example(m, d)
+    t_b = float(m.first_spike_times(ex.input_times, ex.weights_before)[0, 0])
+    t_a = float(m.first_spike_times(ex.input_times, ex.weights_after)[0, 0])
+    sl = float(m.slope_at_threshold(ex.input_times, ex.weights_before)[0, 0])
+    rows += [("(c) |w - w'|_inf", "example", ex.perturbation), ("(c) t* before", "example", t_b),
+             ("(c) t* after", "example", t_a), ("(c) slope before", "example", sl)]
+    if p["model"] == "lif":
+        g = R.late_rescue_example(m, d)
+        t_b = float(m.first_spike_times(g.input_times, g.weights_before)[0, 0])
+        t_a = float(m.first_spike_times(g.input_times, g.weights_after)[0, 0])
+        rows += [("(b) |w - w'|_inf", "example", g.perturbation), ("(b) t* jump", "example", t_a - t_b),
+                 ("(b) Lipschitz quotient >=", "example", (t_a - t_b) / g.perturbation)]
+    k = R.causal_kink_example(m)
+    rows += [("(d) dt*/dw_1 above the kink", "example", k.derivative_above),
+             ("(d) dt*/dw_1 below the kink", "example", k.derivative_below)]
+    return rows
+
+
+def _discretisation(p: dict) -> list[tuple[str, str, float]]:
+    from fsnn_theory.theory import regularity as R
+
+    m, dt, s = _model(p), p["dt"], p["s_min"]
+    w = _weights(p)
+    d2 = p["D2"] if p["D2"] != "auto" else R.potential_derivative_bound(m, 2, p["n"], **w).value
+    d4 = p["D4"] if p["D4"] != "auto" else R.potential_derivative_bound(m, 4, p["n"], **w).value
+    rows = [("D_2 >= |V''|", "upper", d2), ("D_4 >= |V''''|", "upper", d4)]
+    b = R.clock_driven_error_bound(dt, s, d2)
+    rows.append(("plain: t_rec - t* <", b.kind, b.value))
+    b = R.interpolated_crossing_error_bound(dt, s, d2, method="linear")
+    rows.append(("linear: |t_lin - t*| <=", b.kind, b.value))
+    b = R.interpolated_crossing_error_bound(dt, s, d2, d4, method="hermite")
+    rows.append(("cubic Hermite: |t_cubic - t*| <=", b.kind, b.value))
+    return rows
+
+
+def _federated(p: dict) -> list[tuple[str, str, float]]:
+    from fsnn_theory.theory import regularity as R
+
+    m, s, n, tx = _model(p), p["s_min"], p["n"], p["tau_xi"]
+    w = _weights(p)
+    args = (m, s, n, tx)
+    G = R.ttfs_loss_gradient_bound(*args).value
+    L = R.ttfs_loss_smoothness_bound(*args, **w).value
+    T, I, N, B, f0 = int(p["T"]), int(p["I"]), int(p["N"]), int(p["B"]), p["f0"]
+    gamma = p["gamma"] if p["gamma"] != "auto" else R.ttfs_local_sgd_step_size(*args, T, I, N, B, f0, **w)
+    b = R.ttfs_local_sgd_bound(*args, T, gamma, I, N, B, f0, **w)
+    return [("G (Corollary 1)", "upper", G), ("L (Corollary 1)", "upper", L), ("step gamma", "value", gamma),
+            ("(1/T) sum E||grad f||^2 <=", b.kind, b.value)]
+
+
+def _communication(p: dict) -> list[tuple[str, str, float]]:
+    from fsnn_theory.theory import bounds
+    from fsnn_theory.theory import regularity as R
+
+    d = int(p["d"])
+    rho = R.spike_causal_density(p["q"], int(p["M"])).value
+    bits = R.spike_causal_bits_bound(d, rho).value
+    return [("E[density] = 1 - (1 - q)^M", "tight", rho), ("E[bits] spike-causal <=", "upper", bits),
+            ("dense float32 bits", "value", float(bounds.dense_float32_bits(d))),
+            ("QSGD s=sqrt(d) bits <=", "upper", bounds.qsgd_dense_bits_bound(d).value),
+            ("top-k bits at k = E[nnz]", "value", float(bounds.topk_bits(d, max(1, round(rho * d))))),
+            ("uplink bits to eps: R(eps) N E[bits]", "upper",
+             R.spike_causal_bits_to_epsilon(p["rounds"], int(p["N"]), bits))]
+
+
+def _latex_regularity() -> list[str]:
+    from fsnn_theory.theory import symbolic as S
+
+    return [f"{k} = {S.latex(v)}" for k, v in S.regularity_bound_expressions().items()]
+
+
+def _latex_discretisation() -> list[str]:
+    from fsnn_theory.theory import symbolic as S
+
+    return [f"{k} = {S.latex(v)}" for k, v in S.discretisation_bound_expressions().items()]
+
+
+MARGIN_PARAMS: dict[str, tuple[object, str]] = {
+    "s_min": (0.1, "margin: slope at threshold >= s_min (1/ms)"),
+    "n": (10, "number of causal inputs"),
+    "W": (1.0, "bound on |w_i| over causal inputs"),
+    "W1": ("inf", "bound on sum |w_i| over causal inputs (optional)"),
+}
+
+THEOREMS: dict[str, Theorem] = {
+    t.name: t
+    for t in (
+        Theorem(
+            "spike_time_regularity",
+            "Lemma 1 and Theorem 1: spike-time regularity on the margin set",
+            "On M(s_min) = {t* < inf, both one-sided slopes V'(t*) >= s_min}:\n"
+            "  |dt*/dw_j| <= kappa_max/s_min,  ||grad_w t*||_2 <= sqrt(n) kappa_max/s_min,\n"
+            "  |dt*/dt_j| <= W kappa'_max/s_min, ||grad_t_in t*||_1 <= A kappa'_max/s_min,\n"
+            "  ||Hess_w t*||_{2,F} <= 2 n kappa_max kappa'_max/s_min^2 + n kappa_max^2 A kappa''_max/s_min^3,\n"
+            "with A = min(n W, W1) and the kernel suprema of Lemma 1 (sup |kappa^(k)| = |kappa^(k)(0+)|).\n"
+            "Exact: sum_j dt*/dt_j = 1 and sum_j w_j dt*/dw_j = -theta/V'(t*) (so the 1/s_min rate is attained).",
+            ("kernels of fsnn_theory.neurons (NLIF, LIF any tau_m, tau_s); theta > 0",
+             "the neuron fires with both one-sided slopes >= s_min > 0; no input exactly at t*",
+             "W >= max |w_i| (and/or W1 >= sum |w_i|) over causal inputs (t_i < t*)"),
+            {**MODEL_PARAMS, **MARGIN_PARAMS},
+            _regularity,
+            _latex_regularity,
+        ),
+        Theorem(
+            "ttfs_loss_smoothness",
+            "Corollary 1: gradient bound G and smoothness L of the one-layer TTFS cross-entropy",
+            "loss = -log softmax(-t/tau_xi)_y of one layer, every output in M(s_min):\n"
+            "  ||grad_W loss||_F <= G = sqrt(2n) kappa_max/(tau_xi s_min),\n"
+            "  ||Hess_W loss||_2 <= L = n kappa_max^2/(2 tau_xi^2 s_min^2) + H/tau_xi  (H: Theorem 1).\n"
+            "L is a smoothness constant only on convex sets without causal-set changes (Proposition 1 (d)).",
+            ("Theorem 1's assumptions for every output neuron", "all outputs fire", "tau_xi > 0"),
+            {**MODEL_PARAMS, **MARGIN_PARAMS, "tau_xi": (0.5, "softmax temperature (ms)")},
+            _loss,
+            _latex_regularity,
+        ),
+        Theorem(
+            "no_global_lipschitz",
+            "Proposition 1: no global Lipschitz constant (and no global smoothness constant)",
+            "(a) a spike vanishes under an arbitrarily small weight change (grazing crossing);\n"
+            "(b) t* jumps by a finite amount between two firing configurations;\n"
+            "(c) even with the slope bounded away from 0, an inhibitory input at the crossing makes the\n"
+            "    spike vanish under an arbitrarily small change (the margin set has no thickness);\n"
+            "(d) where an input enters the causal set, grad t* jumps: no smoothness constant across it.\n"
+            "Positive: along any path inside M(s_min), t* is Lipschitz with constant sqrt(n) kappa_max/s_min.",
+            ("models of fsnn_theory.neurons; delta in (0, 1)",),
+            {**MODEL_PARAMS, "delta": (1e-3, "relative weight perturbation")},
+            _lipschitz,
+        ),
+        Theorem(
+            "clock_driven_error",
+            "Theorem 2: error of clock-driven first-spike detection (Brian2's scheme)",
+            "Inputs on the grid, exact integration per step, threshold tested on the grid:\n"
+            "  plain: 0 <= t_rec - t* < dt            if dt <= 2 s/D_2 (tight: sup = dt);\n"
+            "  linear interpolation: |err| <= r(D_2 dt^2/8)   = D_2 dt^2/(8 s) + O(dt^4), if dt <= s/D_2;\n"
+            "  cubic Hermite:        |err| <= r(D_4 dt^4/384) = D_4 dt^4/(384 s) + O(dt^8),\n"
+            "with r(eps) = 2 eps/(s + sqrt(s^2 - 2 D_2 eps)), s = V'(t*), D_k >= |V^(k)| on the step.",
+            ("inputs at multiples of dt (else add Corollary 2: A kappa'_max dt/s_min)",
+             "s = V'(t*) > 0; the step-size conditions above"),
+            {**MODEL_PARAMS, **MARGIN_PARAMS, "dt": (0.01, "time step (ms)"),
+             "D2": ("", "bound on |V''| (default: A kappa''_max)"),
+             "D4": ("", "bound on |V''''| (default: A kappa''''_max)")},
+            _discretisation,
+            _latex_discretisation,
+        ),
+        Theorem(
+            "federated_ttfs_convergence",
+            "Theorem 3: local SGD / FedAvg (IID) for one spiking layer on the margin set",
+            "If every iterate, average and segment between them stays in a convex K on which every\n"
+            "sample's outputs are in M(s_min) and no causal set changes, and gamma <= 1/L, then\n"
+            "  (1/T) sum_t E||grad f(x_t)||^2 <= 2 f0/(gamma T) + 4 gamma^2 I^2 G^2 L^2 + L gamma G^2/(N B)\n"
+            "(Yu, Yang, Zhu 2019, Thm 1, with G, L of Corollary 1 and sigma^2 = G^2/B; Yu's constants as\n"
+            "recalled, not checked against the paper). gamma=auto: min(1/L, sqrt(2 f0 N B/(L G^2 T))).",
+            ("Corollary 1's assumptions on K for every sample; the run stays in K",
+             "identical data distributions on the N workers; constant step gamma <= 1/L"),
+            {**MODEL_PARAMS, **MARGIN_PARAMS, "tau_xi": (0.5, "softmax temperature (ms)"),
+             "T": (1000, "total local steps"), "I": (5, "averaging interval"), "N": (10, "workers"),
+             "B": (16, "mini-batch"), "f0": (1.1, "f(x_0) - f* (cross-entropy: f(x_0))"),
+             "gamma": ("auto", "step size (auto: balanced, capped at 1/L)")},
+            _federated,
+        ),
+        Theorem(
+            "spike_causal_communication",
+            "Theorem 4: density and bits of spike-causal sparse updates",
+            "After M = B E i.i.d. sample presentations, P(update_ij != 0) = 1 - (1 - q_ij)^M with\n"
+            "q_ij = P(t_i < t_j < inf); E[bits] <= 1 + min(d, ceil(log2(d+1)) + rho d ceil(log2 d)) + 32 rho d.\n"
+            "Lossless, so rounds to eps equal uncompressed FedAvg's: bits to eps = R(eps) N E[bits].\n"
+            "(Here q is one number for all synapses; regularity.spike_causal_density takes a matrix.)",
+            ("time-to-first-spike loss; i.i.d. presentations; causal sets constant within a round",
+             "no exact cancellation of per-sample gradients"),
+            {"q": (0.05, "causal probability P(t_i < t_j < inf)"), "M": (32, "presentations per round (B E)"),
+             "d": (600, "number of weights"), "N": (10, "clients"), "rounds": (100, "rounds to eps")},
+            _communication,
+        ),
+    )
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", default=None, help="theorem name (omit to list them)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="constants, e.g. --set model=nlif tau_s=1 s_min=0.1 n=10 W=1")
+    parser.add_argument("--latex", action="store_true", help="also print the LaTeX of the formulas")
+
+
+def _parse_set(theorem: Theorem, items: list[str]) -> dict:
+    params = {k: v[0] for k, v in theorem.params.items()}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in theorem.params:
+            allowed = ", ".join(theorem.params)
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {allowed}")
+        if key == "model" or raw == "auto":
+            params[key] = raw
+        elif isinstance(theorem.params[key][0], int):
+            try:
+                params[key] = int(raw)
+            except ValueError:
+                raise ValueError(f"--set {key} must be an integer, got {raw!r}") from None
+        else:
+            try:
+                params[key] = float(raw)
+            except ValueError:
+                raise ValueError(f"--set {key} must be a number, got {raw!r}") from None
+    return params
+
+
+def explain(name: str, items: list[str] | None = None, latex: bool = False) -> str:
+    """The text ``fsnn explain NAME --set ...`` prints (raises ValueError on bad input)."""
+    from fsnn_theory.cli import format_table
+
+    if name not in THEOREMS:
+        raise ValueError(f"unknown theorem {name!r}; known: {', '.join(THEOREMS)}")
+    th = THEOREMS[name]
+    params = _parse_set(th, items or [])
+    rows = th.evaluate(params)
+    lines = [th.title, "=" * len(th.title), "", "Statement:", *("  " + ln for ln in th.statement.splitlines()),
+             "", "Assumptions:", *(f"  - {a}" for a in th.assumptions), "",
+             "Values for " + ", ".join(f"{k}={v}" for k, v in params.items()) + ":",
+             format_table(["quantity", "kind", "value"], [[q, k, f"{float(v):.6g}"] for q, k, v in rows]),
+             "", f"Proof: proofs/{name}.md (checked by proofs/check_{name}.py)"]
+    if latex:
+        lines += ["", "LaTeX:", *("  " + ln for ln in th.latex())]
+    return "\n".join(lines)
+
+
+def handler(args: argparse.Namespace) -> int:
+    import sys
+
+    from fsnn_theory.cli import format_table
+
+    if args.name is None:
+        print(format_table(["theorem", "title"], [[t.name, t.title] for t in THEOREMS.values()]))
+        return EXIT_OK
+    try:
+        print(explain(args.name, args.set, args.latex))
+    except ValueError as exc:
+        print(f"fsnn explain: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+

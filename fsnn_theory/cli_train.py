@@ -1,0 +1,162 @@
+"""``fsnn train``: train a time-to-first-spike network on Yin-Yang or the 8x8 digits.
+
+    fsnn train --dataset {yin-yang,digits} [--epochs N] [--seed S] [--hidden H [H ...]]
+               [--model {lif,nlif}] [--tau-m MS] [--tau-s MS] [--optimizer {adam,sgd}]
+               [--lr LR] [--batch-size B] [--input-noise MS] [--patience P] [--out DIR]
+               [--json] [--quiet]
+
+Writes ``DIR/history.csv`` (one row per epoch: epoch, train_loss, train_accuracy, val_accuracy,
+test_accuracy, silent_fraction, synops_per_sample, seconds, learning_rate, weight_bumps),
+``DIR/params.npy`` (the parameters of the best validation epoch) and ``DIR/summary.json``.
+With ``--json`` one JSON line goes to stdout: test_accuracy (at the best validation epoch),
+best_epoch, val_accuracy, final_test_accuracy, epochs, seconds, seconds_per_epoch, synops_per_sample,
+out. Bad input (unknown data set or model, bad sizes) is reported as a message, exit code 2.
+
+This module defines ``add_arguments(parser)`` and ``handler(args) -> int`` for the `fsnn` CLI
+(`fsnn_theory.cli`); it does not import the CLI module itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+NAME = "train"
+HELP = "train a time-to-first-spike network (Yin-Yang or 8x8 digits) with exact spike-time gradients"
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dataset", required=True, metavar="NAME",
+        help="data set: yin-yang (Kriener et al. 2022, standard splits) or digits (scikit-learn 8x8)",
+    )
+    parser.add_argument("--epochs", type=int, default=None, metavar="N",
+                        help="training epochs (default: 300 for yin-yang, 150 for digits)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="seed of the initial weights and the mini-batch order (default 0)")
+    parser.add_argument("--hidden", type=int, nargs="+", default=None, metavar="H",
+                        help="hidden layer size(s) (default: 120 for yin-yang, 100 for digits)")
+    parser.add_argument("--model", default="lif", metavar="NAME",
+                        help="neuron model of every layer: lif (default; tau_m = 2 tau_s) or nlif")
+    parser.add_argument("--tau-m", type=float, default=None, metavar="MS",
+                        help="membrane time constant of the lif model in ms (default 2 tau_s)")
+    parser.add_argument("--tau-s", type=float, default=1.0, metavar="MS",
+                        help="synaptic time constant in ms (default 1)")
+    parser.add_argument("--optimizer", default="adam", metavar="NAME", help="adam (default) or sgd")
+    parser.add_argument("--lr", type=float, default=None, metavar="LR", help="initial learning rate (default 0.005)")
+    parser.add_argument("--batch-size", type=int, default=None, metavar="B", help="mini-batch size (default 150)")
+    parser.add_argument("--input-noise", type=float, default=None, metavar="MS",
+                        help="std of Gaussian jitter on training input spike times (default: 0.2 for digits, 0 for yin-yang)")
+    parser.add_argument("--patience", type=int, default=None, metavar="P",
+                        help="early stopping: epochs without validation gain (default: off)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="output directory (default: results/train/<dataset>-seed<S>)")
+    parser.add_argument("--json", action="store_true", help="print one JSON line with the results")
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines on stderr")
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _save_npy_atomic(path: Path, array) -> None:
+    """``np.save`` through a temp file in the same directory and ``os.replace`` (never half-written)."""
+    import os
+    import tempfile
+
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, array)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def handler(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from fsnn_theory.experiment import write_csv_atomic, write_json_atomic
+    from fsnn_theory.training import (
+        default_training_config,
+        load_dataset,
+        make_classifier,
+        train,
+    )
+
+    try:
+        model = make_classifier(
+            args.dataset, None if args.hidden is None else tuple(args.hidden), args.model,
+            tau_m=args.tau_m, tau_s=args.tau_s,
+        )
+        config = default_training_config(
+            args.dataset, epochs=args.epochs, seed=args.seed, optimizer=args.optimizer,
+            learning_rate=args.lr, batch_size=args.batch_size, patience=args.patience,
+            input_noise=args.input_noise,
+        )
+        dataset = load_dataset(args.dataset)
+    except ValueError as exc:
+        _err(f"fsnn train: error: {exc}")
+        return EXIT_USAGE
+
+    out = args.out if args.out is not None else Path("results") / "train" / f"{args.dataset}-seed{args.seed}"
+
+    def progress(row: dict) -> None:
+        if not args.quiet:
+            _err(
+                f"[train {args.dataset}] epoch {row['epoch']:>4}: loss {row['train_loss']:.4f}  "
+                f"train {row['train_accuracy']:.4f}  val {row['val_accuracy']:.4f}  "
+                f"test {row['test_accuracy']:.4f}  silent {row['silent_fraction']:.3f}  "
+                f"{row['seconds']:.2f} s"
+            )
+
+    try:
+        result = train(model, dataset, config, on_epoch=progress)
+    except ValueError as exc:
+        _err(f"fsnn train: error: {exc}")
+        return EXIT_USAGE
+
+    history = result.history
+    best = history.loc[history["epoch"] == result.best_epoch].iloc[0]
+    summary = {
+        "dataset": args.dataset,
+        "model": args.model,
+        "layer_sizes": list(model.network.layer_sizes),
+        "seed": args.seed,
+        "epochs": int(history["epoch"].iloc[-1]),
+        "best_epoch": result.best_epoch,
+        "val_accuracy": result.best_val_accuracy,
+        "test_accuracy": result.test_accuracy,
+        "final_test_accuracy": float(history["test_accuracy"].iloc[-1]),
+        "stopped_early": result.stopped_early,
+        "synops_per_sample": float(best["synops_per_sample"]),
+        "seconds": round(result.seconds, 3),
+        "seconds_per_epoch": round(float(history["seconds"].mean()), 4),
+        "out": str(out),
+    }
+    write_csv_atomic(history, out / "history.csv")
+    _save_npy_atomic(out / "params.npy", result.params)
+    write_json_atomic(summary, out / "summary.json")
+    if args.json:
+        print(json.dumps(summary, sort_keys=True), flush=True)
+    elif not args.quiet:
+        print(
+            f"test accuracy {result.test_accuracy:.4f} at best validation epoch {result.best_epoch} "
+            f"({summary['epochs']} epochs, {result.seconds:.1f} s) -> {out}",
+            flush=True,
+        )
+    return EXIT_OK
