@@ -100,7 +100,7 @@ def _reproduce_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.set_defaults(mode="quick")
     parser.add_argument(
-        "--only", nargs="+", metavar="NAME", default=None,
+        "--only", nargs="+", action="extend", metavar="NAME", default=None,
         help="run only these experiments (default: all, in paper order)",
     )
     parser.add_argument(

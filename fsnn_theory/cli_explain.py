@@ -286,7 +286,7 @@ THEOREMS: dict[str, Theorem] = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", nargs="?", default=None, help="theorem name (omit to list them)")
-    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                         help="constants, e.g. --set model=nlif tau_s=1 s_min=0.1 n=10 W=1")
     parser.add_argument("--latex", action="store_true", help="also print the LaTeX of the formulas")
 

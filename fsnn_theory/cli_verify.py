@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(mode="full")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per table row on stdout instead of the text table")
-    parser.add_argument("--only", nargs="+", choices=CASES, metavar="CASE", default=None,
+    parser.add_argument("--only", nargs="+", action="extend", choices=CASES, metavar="CASE", default=None,
                         help=f"run only these cases ({', '.join(CASES)}; default: all)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="also write DIR/verification_table.csv and DIR/verification_checks.csv")

@@ -72,6 +72,7 @@ __all__ = [
     "sha256_file",
     "write_csv_atomic",
     "write_json_atomic",
+    "write_text_atomic",
 ]
 
 MODES: tuple[str, ...] = ("quick", "full")
@@ -189,6 +190,12 @@ def config_hash(config: dict) -> str:
 def write_json_atomic(obj: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``obj`` as indented, key-sorted JSON (trailing newline) to ``path`` atomically."""
     data = (json.dumps(obj, sort_keys=True, indent=2, allow_nan=False) + "\n").encode("utf-8")
+    return _write_atomic(Path(path), lambda fh: fh.write(data))
+
+
+def write_text_atomic(text: str, path: str | os.PathLike[str]) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; e.g. the LaTeX the proofs generate."""
+    data = text.encode("utf-8")
     return _write_atomic(Path(path), lambda fh: fh.write(data))
 
 

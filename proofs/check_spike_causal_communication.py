@@ -20,6 +20,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from fsnn_theory.theory import regularity as R  # noqa: E402
+from fsnn_theory.experiment import write_text_atomic  # noqa: E402
 from fsnn_theory.theory import symbolic as S  # noqa: E402
 
 NAME = "spike_causal_communication"
@@ -145,10 +146,7 @@ def latex_summary() -> str:
 def main(out_dir=None) -> Path:
     run_checks()
     out = Path(out_dir) if out_dir is not None else ROOT / "paper" / "generated"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{NAME}.tex"
-    path.write_text(latex_summary(), encoding="utf-8")
-    return path
+    return write_text_atomic(latex_summary(), out / f"{NAME}.tex")
 
 
 if __name__ == "__main__":

@@ -449,3 +449,13 @@ def test_cli_failure_is_reported_and_others_still_run(monkeypatch, capsys, tmp_p
     rows = {line.split()[0]: line.split()[1] for line in captured.out.splitlines()[2:]}
     assert rows == {"broken_exp": "FAILED", "good_exp": "ran"}
     assert (tmp_path / "good_exp" / "manifest.json").is_file()
+
+
+def test_cli_repeated_only_flags_accumulate(monkeypatch, capsys, tmp_path):
+    first, second, third = make_fake("first_exp"), make_fake("second_exp"), make_fake("third_exp")
+    monkeypatch.setattr(experiments, "REGISTRY", {m.NAME: m for m in (first, second, third)})
+    argv = ["reproduce", "--out", str(tmp_path), "--quiet", "--only", "first_exp", "--only", "third_exp"]
+    assert main(argv) == 0
+    rows = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()[2:]}
+    assert rows == {"first_exp": "ran", "third_exp": "ran"}
+    assert not (tmp_path / "second_exp").exists()
