@@ -8,11 +8,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv reproduce reproduce-full test bench
+.PHONY: help venv reproduce reproduce-full paper test bench
 
 help:
 	@echo "make reproduce       run every experiment in quick mode -> results/<name>/"
 	@echo "make reproduce-full  the same at paper sizes (--full)"
+	@echo "make paper           results/ -> paper/generated/ (figures, numbers.tex); see paper/README.md"
 	@echo "make test            the whole test suite, slow tests included"
 	@echo "make bench           run benchmarks/*.py"
 	@echo "(PYTHON=$(PYTHON) creates $(VENV) if it is missing)"
@@ -32,6 +33,10 @@ reproduce: $(STAMP)
 
 reproduce-full: $(STAMP)
 	$(BIN)/fsnn reproduce --full
+
+# Figures and every quoted number for paper/fsnn_theory.tex, from the outputs of `make reproduce`.
+paper: $(STAMP)
+	$(BIN)/fsnn paper
 
 # Any non-zero pytest exit fails make, including 5 (no tests collected).
 test: $(STAMP)

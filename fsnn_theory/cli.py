@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fsnn_theory import __version__
-from fsnn_theory import cli_explain, cli_federate, cli_train, cli_verify
+from fsnn_theory import cli_explain, cli_federate, cli_paper, cli_train, cli_verify
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -176,6 +176,7 @@ SUBCOMMANDS: list[Subcommand] = [
     Subcommand("federate", cli_federate.HELP, cli_federate.add_arguments, cli_federate.handler),
     Subcommand("verify", cli_verify.HELP, cli_verify.add_arguments, cli_verify.handler),
     Subcommand("explain", cli_explain.HELP, cli_explain.add_arguments, cli_explain.handler),
+    Subcommand("paper", cli_paper.HELP, cli_paper.add_arguments, cli_paper.handler),
 ]
 
 

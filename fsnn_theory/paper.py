@@ -27,20 +27,18 @@ file in the same directory, then ``os.replace``).
 
 Macro names are letters only (LaTeX control words). Numbers are formatted for text mode:
 accuracies and densities in per cent without the sign, thousands grouped as ``12{,}345``, and
-magnitudes outside [0.01, 10^5) as ``\ensuremath{1.23\times 10^{6}}``.
+magnitudes outside [0.001, 10^5) as ``\ensuremath{1.23\times 10^{6}}``.
 
-This module defines ``HELP``, ``add_arguments(parser)`` and ``handler(args) -> int`` for the
-``fsnn`` CLI (`fsnn_theory.cli`).
+The command line (``HELP``, ``add_arguments``, ``handler``) is in `fsnn_theory.cli_paper`, which
+imports this module only when the command runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import re
-import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -69,18 +67,16 @@ __all__ = [
     "numbers_tex",
     "paper_experiments",
     "results_mode",
-    "HELP",
-    "add_arguments",
-    "handler",
+    "write_bytes_atomic",
 ]
-
-HELP = "copy the experiments' figures to paper/generated and write numbers.tex (every number the paper quotes)"
 
 FIGURES_DIR = "figures"
 NUMBERS_FILE = "numbers.tex"
 # Files of a finished experiment run that this step reads (manifest.json marks the run complete).
 INPUT_FILES: tuple[str, ...] = ("config.json", "data.csv", "figure.pdf", "manifest.json")
 MISSING_VALUE = r"\textbf{??}"
+# First line of a theorem file stubbed by --allow-missing: such a file never counts as present.
+PLACEHOLDER_MARKER = "% placeholder written by `fsnn paper --allow-missing`"
 
 # The theorem summaries the paper \inputs: written by proofs/check_<theorem>.py (experiment
 # proof_checks) as paper/generated/<theorem>.tex.
@@ -92,10 +88,6 @@ PAPER_THEOREMS: tuple[str, ...] = (
     "federated_ttfs_convergence",
     "spike_causal_communication",
 )
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 _MACRO_PATTERN = re.compile(r"[A-Za-z]+")
 
@@ -141,19 +133,34 @@ class PaperNumber:
 
 
 class MissingExperimentError(FileNotFoundError):
-    """Experiments whose outputs the paper needs are missing; the message says how to create them."""
+    """Experiments whose outputs the paper needs are missing; the message names each one and the
+    command that creates it (``fsnn reproduce --only NAME ...``).
 
-    def __init__(self, missing: Mapping[str, Sequence[str]], results: Path):
+    ``missing`` maps an experiment to its absent files; ``theorem_files`` lists the proof checks'
+    theorem .tex files that were found neither in the checkout that made the results nor in the
+    output directory (they are made by the experiment ``proof_checks``).
+    """
+
+    def __init__(self, missing: Mapping[str, Sequence[str]], results: Path, theorem_files: Sequence[str] = (),
+                 proof_checks_complete: bool = False):
         self.missing = dict(missing)
-        names = list(self.missing)
-        details = "; ".join(
-            f"{name} (no {', '.join(files)} in {Path(results) / name})" for name, files in self.missing.items()
-        )
-        super().__init__(
-            f"missing output of {len(names)} experiment(s): {details}. Create it with "
-            f"`fsnn reproduce --only {' '.join(names)}` (add --full for paper sizes), "
-            "or pass --allow-missing to typeset a draft with ?? in their place"
-        )
+        self.theorem_files = list(theorem_files)
+        results = Path(results)
+        parts = []
+        if not results.is_dir():
+            parts.append(f"no results directory {results}: create the outputs of every experiment with "
+                         "`fsnn reproduce` (or `make reproduce`), then rerun `fsnn paper`")
+        elif self.missing:
+            details = "; ".join(f"{name} (no {', '.join(files)} in {results / name})"
+                                for name, files in self.missing.items())
+            parts.append(f"missing output of {len(self.missing)} experiment(s): {details}. Create it with "
+                         f"`fsnn reproduce --only {' '.join(self.missing)}` (add --full for paper sizes)")
+        if self.theorem_files:
+            command = ("`fsnn reproduce --only proof_checks --force` (its run is complete but the files are gone)"
+                       if proof_checks_complete else "`fsnn reproduce --only proof_checks`")
+            parts.append(f"missing theorem file(s) of the proof checks: {', '.join(self.theorem_files)}; "
+                         f"create them with {command} in the checkout that holds {results}")
+        super().__init__("; ".join(parts) + "; or pass --allow-missing to typeset a draft with ?? in their place")
 
 
 @dataclass(frozen=True)
@@ -189,8 +196,19 @@ def _group_thousands(text: str) -> str:
     return sign + "{,}".join(groups) + dot + frac
 
 
+def _check_digits(name: str, value: int, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
 def fmt_fixed(x: Any, digits: int = 2) -> str:
-    """``x`` with ``digits`` decimals (convergence orders, ratios); ``n/a`` for a missing value."""
+    """``x`` with ``digits`` decimals (convergence orders, ratios); ``n/a`` for a missing value.
+
+    >>> fmt_fixed(1.99935), fmt_fixed(-1234.5, 1)
+    ('2.00', '-1{,}234.5')
+    """
+    digits = _check_digits("digits", digits, 0)
     if _is_missing_value(x):
         return "n/a"
     if math.isinf(x):
@@ -206,7 +224,11 @@ def fmt_percent(x: Any, digits: int = 1) -> str:
 
 
 def fmt_int(x: Any) -> str:
-    """A count, rounded to an integer, thousands grouped; ``$\\infty$`` for inf (e.g. never reached)."""
+    """A count, rounded to an integer, thousands grouped; ``$\\infty$`` for inf (e.g. never reached).
+
+    >>> fmt_int(1033600), fmt_int(float("inf"))
+    ('1{,}033{,}600', '$\\\\infty$')
+    """
     if _is_missing_value(x):
         return "n/a"
     if math.isinf(x):
@@ -215,10 +237,14 @@ def fmt_int(x: Any) -> str:
 
 
 def fmt_magnitude(x: Any, significant: int = 3) -> str:
-    r"""``x`` to ``significant`` digits: plain for 0.01 <= |x| < 10^5, else ``\ensuremath{m\times 10^{e}}``.
+    r"""``x`` to ``significant`` digits: plain for 0.001 <= |x| < 10^5, else ``\ensuremath{m\times 10^{e}}``.
 
     Used for bound/measured ratios and errors that span many orders of magnitude.
+
+    >>> fmt_magnitude(824.3), fmt_magnitude(0.01702), fmt_magnitude(2.29e6)
+    ('824', '0.0170', '\\ensuremath{2.29\\times 10^{6}}')
     """
+    significant = _check_digits("significant", significant, 1)
     if _is_missing_value(x):
         return "n/a"
     x = float(x)
@@ -228,7 +254,7 @@ def fmt_magnitude(x: Any, significant: int = 3) -> str:
         return "0"
     rounded = float(f"{x:.{significant}g}")  # round first, so 9.996 becomes 10.0, not 9.996 -> "10.00"
     exponent = math.floor(math.log10(abs(rounded)))
-    if -2 <= exponent <= 4:
+    if -3 <= exponent <= 4:
         decimals = max(0, significant - 1 - exponent)
         return _group_thousands(f"{rounded:.{decimals}f}")
     mantissa = rounded / 10.0**exponent
@@ -324,14 +350,23 @@ def _rows(data: pd.DataFrame, experiment: str, **where: Any) -> pd.DataFrame:
 
 
 def final_round_rows(data: pd.DataFrame) -> pd.DataFrame:
-    """The last row of every run (``label``) of a federated history: the state after the last round."""
-    return data.sort_values("round", kind="stable").groupby("label", sort=False).tail(1).set_index("label")
+    """The last row of every run of a federated history: the state after the last round. A run is
+    a ``label``, or a (``label``, ``seed``) pair where the experiment repeats runs over seeds."""
+    keys = ["label", "seed"] if "seed" in data.columns else ["label"]
+    return data.sort_values("round", kind="stable").groupby(keys, sort=False).tail(1)
 
 
 def final_test_accuracy(output: ExperimentOutput, label: str) -> float:
-    """Test accuracy of the federated run ``label`` after its last round."""
+    """Test accuracy of the federated run ``label`` after its last round; the mean over seeds
+    where the run is repeated (what the experiment's figure reports)."""
     final = final_round_rows(_rows(output.data, output.name, label=label))
-    return float(final["test_accuracy"].iloc[0])
+    return float(final["test_accuracy"].mean())
+
+
+def run_seeds(output: ExperimentOutput, label: str) -> int:
+    """How many seeds the federated run ``label`` was repeated for (1 without a ``seed`` column)."""
+    rows = _rows(output.data, output.name, label=label)
+    return int(rows["seed"].nunique()) if "seed" in rows.columns else 1
 
 
 def config_value(output: ExperimentOutput, *path: str | int) -> Any:
@@ -881,8 +916,9 @@ ACCURACY_TOLERANCE = 0.01
 
 
 def label_heterogeneity(output: ExperimentOutput, label: str) -> float:
-    """Mean total-variation distance of the clients' label distributions to the global one."""
-    return float(_rows(output.data, output.name, label=label)["mean_label_tv"].iloc[0])
+    """Mean total-variation distance of the clients' label distributions to the global one (mean
+    over seeds where the partition is redrawn per seed)."""
+    return float(final_round_rows(_rows(output.data, output.name, label=label))["mean_label_tv"].mean())
 
 
 def local_steps_accuracy(output: ExperimentOutput, partition: str, local_steps: int) -> float:
@@ -921,12 +957,14 @@ def compression_accuracy_gap(output: ExperimentOutput, compressor: str) -> float
 def best_compressor_within_tolerance(output: ExperimentOutput) -> str:
     """The compressor with the fewest cumulative uplink bits among those whose final accuracy is
     within :data:`ACCURACY_TOLERANCE` of the uncompressed run's (the question the experiment asks)."""
-    best, best_bits = "none", float(_compression_final(output, "none")["cum_uplink_bits"])
-    for compressor in output.data["compressor"].drop_duplicates():
-        final = _compression_final(output, compressor)
-        if compression_accuracy_gap(output, compressor) <= ACCURACY_TOLERANCE + 1e-12 and 0 < final["cum_uplink_bits"] < best_bits:
-            best, best_bits = compressor, float(final["cum_uplink_bits"])
-    return best
+    d = output.data[["compressor", "round", "test_accuracy", "cum_uplink_bits"]]
+    final = d.sort_values("round", kind="stable").groupby("compressor", sort=False).tail(1).set_index("compressor")
+    if "none" not in final.index:
+        raise ValueError(f"{output.name}: data.csv has no uncompressed run (compressor 'none')")
+    reference = final.loc["none"]
+    within = final[(reference["test_accuracy"] - final["test_accuracy"] <= ACCURACY_TOLERANCE + 1e-12)
+                   & (final["cum_uplink_bits"] > 0)]
+    return str(within["cum_uplink_bits"].idxmin())
 
 
 def compressor_display_name(compressor: str) -> str:
@@ -970,6 +1008,8 @@ def _federated_numbers() -> list[PaperNumber]:
         PaperNumber("HeterogeneityLocalSteps", exp, "local steps E",
                     from_config("base", "local_steps"), fmt_int),
         PaperNumber("HeterogeneityHidden", exp, "hidden neurons", from_config("base", "hidden"), fmt_int),
+        PaperNumber("HeterogeneitySeeds", exp, "seeds of the IID run (accuracies are means over seeds)",
+                    partial(run_seeds, label="iid"), fmt_int),
     ]
     exp = "federated_local_steps"
     for partition, pname in LOCAL_STEPS_PARTITIONS.items():
@@ -1047,7 +1087,7 @@ ROUNDS_LOCAL_STEPS = {1: "One", 2: "Two", 5: "Five", 10: "Ten", 20: "Twenty", 50
 def theorem_checks(output: ExperimentOutput, theorem: str) -> pd.DataFrame:
     """The check rows (run, checkpoint) of one theorem label; ValueError listing the labels present."""
     d = output.data
-    rows = d.loc[d["theorem"] == theorem]
+    rows = d.loc[(d["theorem"] == theorem).to_numpy(), ["theorem", "kind", "measured", "bound"]]
     if rows.empty:
         present = ", ".join(dict.fromkeys(d["theorem"].astype(str)))
         raise ValueError(f"{output.name}: data.csv has no checks of theorem {theorem!r}; present: {present}")
@@ -1189,6 +1229,11 @@ def _paper_numbers() -> tuple[PaperNumber, ...]:
     ]
     numbers += _federated_numbers()
     numbers += _verification_numbers()
+    # group by experiment, experiments in order of first appearance (numbers.tex reads per experiment)
+    first = {}
+    for n in numbers:
+        first.setdefault(n.experiment, len(first))
+    numbers.sort(key=lambda n: first[n.experiment])
     names = [n.macro for n in numbers]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -1287,11 +1332,60 @@ def _theorem_sources(results: Path, proof_checks: ExperimentOutput | None) -> di
     return {str(r.proof): root / str(r.tex) for r in proof_checks.data.itertuples()}
 
 
+def is_theorem_file(path: Path | None) -> bool:
+    """True if ``path`` is a theorem .tex written by a proof check (not an --allow-missing stub)."""
+    if path is None or not Path(path).is_file():
+        return False
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return not fh.readline().startswith(PLACEHOLDER_MARKER)
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
     except OSError:
         return False
+
+
+def theorem_file_sources(results: Path, out: Path, proof_checks: ExperimentOutput | None) -> dict[str, Path | None]:
+    """For each theorem of :data:`PAPER_THEOREMS`: the proof check's .tex to use (in the checkout
+    that made ``results``, else already in ``out``), or None if neither is a real theorem file."""
+    sources = _theorem_sources(results, proof_checks)
+    plan: dict[str, Path | None] = {}
+    for theorem in PAPER_THEOREMS:
+        candidates = (sources.get(theorem), Path(out) / f"{theorem}.tex")
+        plan[theorem] = next((c for c in candidates if is_theorem_file(c)), None)
+    return plan
+
+
+def copy_figures(results: Path, out: Path, outputs: Mapping[str, ExperimentOutput | None],
+                 registered: Sequence[str]) -> list[Path]:
+    """``results/<name>/figure.pdf`` -> ``out/figures/<name>.pdf`` for every registered experiment
+    with outputs; the copy of a missing one is removed, so no figure outlives its numbers."""
+    figures = []
+    for name in registered:
+        dest = Path(out) / FIGURES_DIR / f"{name}.pdf"
+        if outputs.get(name) is None:
+            dest.unlink(missing_ok=True)
+            continue
+        figures.append(write_bytes_atomic(dest, (Path(results) / name / "figure.pdf").read_bytes()))
+    return figures
+
+
+def place_theorem_files(out: Path, plan: Mapping[str, Path | None]) -> list[Path]:
+    """Put each theorem's .tex at ``out/<theorem>.tex`` (copied unless it is already there); a
+    missing one becomes a stub that prints ?? (and never counts as present later)."""
+    placed = []
+    for theorem, source in plan.items():
+        dest = Path(out) / f"{theorem}.tex"
+        if source is None:
+            stub = (f"{PLACEHOLDER_MARKER}: run the proof checks\n"
+                    f"{MISSING_VALUE}~(proof check output {fmt_text(theorem)}.tex missing)\n")
+            write_bytes_atomic(dest, stub.encode("utf-8"))
+        elif not _same_file(source, dest):
+            write_bytes_atomic(dest, source.read_bytes())
+        placed.append(dest)
+    return placed
 
 
 def build_paper_inputs(results: Path, out: Path, registered: Sequence[str], allow_missing: bool = False,
@@ -1302,109 +1396,39 @@ def build_paper_inputs(results: Path, out: Path, registered: Sequence[str], allo
     Raises `MissingExperimentError` (naming every missing experiment and the command that creates
     it) unless ``allow_missing``; then ``warn`` is called once per missing item, the missing
     numbers are ``\textbf{??}``, a stale copy of a missing figure is removed (the paper draws a
-    placeholder instead) and a missing theorem file is replaced by a ``??`` stub.
+    placeholder instead) and a missing theorem file is replaced by a ``??`` stub. Everything is
+    read and computed before the first file is written, so an error leaves ``out`` as it was.
     """
     results, out = Path(results), Path(out)
     warn = warn or (lambda msg: None)
-    if not results.is_dir() and not allow_missing:
-        raise MissingExperimentError({n: ["any output"] for n in paper_experiments(registered)}, results)
-
-    names = paper_experiments(registered)
     outputs: dict[str, ExperimentOutput | None] = {}
     missing: dict[str, list[str]] = {}
-    for name in names:
+    for name in paper_experiments(registered):
         files = missing_output_files(results / name)
         if files:
             missing[name] = files
-            outputs[name] = None
-        else:
-            outputs[name] = load_experiment_output(results, name)
+        outputs[name] = None if files else load_experiment_output(results, name)
 
-    theorem_sources = _theorem_sources(results, outputs.get("proof_checks"))
-    theorem_plan: dict[str, Path | None] = {}
-    for theorem in PAPER_THEOREMS:
-        dest = out / f"{theorem}.tex"
-        source = theorem_sources.get(theorem)
-        if source is not None and source.is_file():
-            theorem_plan[theorem] = source
-        elif dest.is_file():
-            theorem_plan[theorem] = dest
-        else:
-            theorem_plan[theorem] = None
-    missing_theorems = [t for t, src in theorem_plan.items() if src is None]
-    if missing_theorems and "proof_checks" not in missing:
-        missing["proof_checks"] = [f"{out / t}.tex" for t in missing_theorems]
-
-    if missing and not allow_missing:
-        err = MissingExperimentError(missing, results)
-        if missing_theorems and outputs.get("proof_checks") is not None:
-            err.args = (err.args[0] + "; for theorem files deleted after a complete run, "
-                        "use `fsnn reproduce --only proof_checks --force`",)
-        raise err
+    theorem_plan = theorem_file_sources(results, out, outputs.get("proof_checks"))
+    missing_theorems = [f"{out / t}.tex" for t, src in theorem_plan.items() if src is None]
+    if (missing or missing_theorems) and not allow_missing:
+        raise MissingExperimentError(missing, results, missing_theorems,
+                                     proof_checks_complete=outputs.get("proof_checks") is not None)
     for name, files in missing.items():
         warn(f"experiment {name} has no complete output ({', '.join(files)} missing under {results / name}): "
              f"its numbers are ?? and its figure a placeholder; create it with `fsnn reproduce --only {name}`")
+    if missing_theorems:
+        warn(f"no theorem file {', '.join(missing_theorems)}: the paper prints ?? in its place; "
+             "create them with `fsnn reproduce --only proof_checks --force`")
 
-    figures = []
-    for name in registered:
-        dest = out / FIGURES_DIR / f"{name}.pdf"
-        if outputs.get(name) is None:
-            dest.unlink(missing_ok=True)  # never leave a figure that the numbers no longer match
-            continue
-        figures.append(write_bytes_atomic(dest, (results / name / "figure.pdf").read_bytes()))
-
-    theorems = []
-    for theorem, source in theorem_plan.items():
-        dest = out / f"{theorem}.tex"
-        if source is None:
-            write_bytes_atomic(dest, (f"% placeholder written by `fsnn paper --allow-missing`: run the proof checks\n"
-                                      f"{MISSING_VALUE}~(proof check output {theorem}.tex missing)\n").encode("utf-8"))
-        elif not _same_file(source, dest):
-            write_bytes_atomic(dest, source.read_bytes())
-        theorems.append(dest)
-
-    text = numbers_tex(outputs, results_label=str(results))
+    text = numbers_tex(outputs, results_label=str(results))  # may raise: before any file is written
+    figures = copy_figures(results, out, outputs, registered)
+    theorems = place_theorem_files(out, theorem_plan)
     numbers_path = write_bytes_atomic(out / NUMBERS_FILE, text.encode("utf-8"))
-    present = [o for o in outputs.values() if o is not None]
-    mode = results_mode(present)
+    mode = results_mode(o for o in outputs.values() if o is not None)
     if mode.startswith("mixed"):
         warn(f"the results mix modes ({mode}); the paper says so through \\ResultsMode. "
              "Rerun everything in one mode: `fsnn reproduce --quick` or `--full`")
+    missing_items = (*missing, *(["proof_checks"] if missing_theorems and "proof_checks" not in missing else []))
     return PaperInputs(figures=tuple(figures), numbers=numbers_path, theorems=tuple(theorems), mode=mode,
-                       macros=len(macro_names()), missing=tuple(missing))
-
-
-# --------------------------------------------------------------------------------------------
-# CLI
-# --------------------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
-                        help="where `fsnn reproduce` wrote the experiments (default: results)")
-    parser.add_argument("--out", type=Path, default=Path("paper/generated"), metavar="DIR",
-                        help="where the paper's generated inputs go (default: paper/generated)")
-    parser.add_argument("--allow-missing", action="store_true",
-                        help="typeset a draft: missing experiments give \\textbf{??} and a figure placeholder")
-
-
-def _err(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def handler(args: argparse.Namespace) -> int:
-    import experiments
-
-    try:
-        written = build_paper_inputs(args.results, args.out, list(experiments.EXPERIMENT_NAMES),
-                                     allow_missing=args.allow_missing, warn=lambda m: _err(f"fsnn paper: warning: {m}"))
-    except MissingExperimentError as exc:
-        _err(f"fsnn paper: error: {exc}")
-        return EXIT_FAILED
-    except ValueError as exc:
-        _err(f"fsnn paper: error: {exc}")
-        return EXIT_FAILED
-    print(f"{len(written.figures)} figures -> {Path(args.out) / FIGURES_DIR}; {written.macros} numbers -> "
-          f"{written.numbers}; {len(written.theorems)} theorem files in {args.out} (results: {written.mode} mode"
-          + (f"; missing: {', '.join(written.missing)}" if written.missing else "") + ")", flush=True)
-    return EXIT_OK
+                       macros=len(macro_names()), missing=tuple(missing_items))
