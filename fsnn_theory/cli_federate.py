@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -104,6 +105,11 @@ def _build(args: argparse.Namespace):
         raise ValueError(f"--participation K must satisfy 1 <= K <= N = {args.clients} (--clients), got {args.participation}")
     if args.partition == "dirichlet" and not args.alpha > 0:
         raise ValueError(f"--alpha must be a Dirichlet concentration > 0, got {args.alpha}")
+    # the schedule would name its own parameters (eta0, decay); name the flags the user typed
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        raise ValueError(f"--lr must be a finite number > 0, got {args.lr}")
+    if args.decay is not None and not (math.isfinite(args.decay) and args.decay >= 0):
+        raise ValueError(f"--decay must be a finite number >= 0, got {args.decay}")
     scheme = args.scheme or ("full" if args.participation is None else "II")
     if scheme == "full" and args.participation is not None and args.participation != args.clients:
         raise ValueError("--scheme full uses every client: drop --participation or choose --scheme I or II")
