@@ -1008,7 +1008,7 @@ def _federated_numbers() -> list[PaperNumber]:
         PaperNumber("HeterogeneityLocalSteps", exp, "local steps E",
                     from_config("base", "local_steps"), fmt_int),
         PaperNumber("HeterogeneityHidden", exp, "hidden neurons", from_config("base", "hidden"), fmt_int),
-        PaperNumber("HeterogeneitySeeds", exp, "seeds of the IID run (accuracies are means over seeds)",
+        PaperNumber("HeterogeneitySeeds", exp, "seeds of each run (accuracies are means over seeds)",
                     partial(run_seeds, label="iid"), fmt_int),
     ]
     exp = "federated_local_steps"
