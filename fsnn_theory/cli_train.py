@@ -65,26 +65,16 @@ def _err(msg: str) -> None:
 
 
 def _save_npy_atomic(path: Path, array) -> None:
-    """``np.save`` through a temp file in the same directory and ``os.replace`` (never half-written)."""
-    import os
-    import tempfile
+    """``np.save`` written atomically (never a half-written parameter file)."""
+    import io
 
     import numpy as np
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    from fsnn_theory.experiment import write_bytes_atomic
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    write_bytes_atomic(buffer.getvalue(), path)
 
 
 def handler(args: argparse.Namespace) -> int:

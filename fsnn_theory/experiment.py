@@ -71,6 +71,7 @@ __all__ = [
     "save_figure_atomic",
     "sha256_file",
     "write_csv_atomic",
+    "write_bytes_atomic",
     "write_json_atomic",
     "write_text_atomic",
 ]
@@ -193,10 +194,14 @@ def write_json_atomic(obj: Any, path: str | os.PathLike[str]) -> Path:
     return _write_atomic(Path(path), lambda fh: fh.write(data))
 
 
+def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file, fsync, ``os.replace``)."""
+    return _write_atomic(Path(path), lambda fh: fh.write(data))
+
+
 def write_text_atomic(text: str, path: str | os.PathLike[str]) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically; e.g. the LaTeX the proofs generate."""
-    data = text.encode("utf-8")
-    return _write_atomic(Path(path), lambda fh: fh.write(data))
+    return write_bytes_atomic(text.encode("utf-8"), path)
 
 
 def save_figure_atomic(fig, stem: str | os.PathLike[str]) -> list[Path]:

@@ -39,7 +39,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -49,7 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fsnn_theory.experiment import read_csv_exact
+from fsnn_theory.experiment import read_csv_exact, write_bytes_atomic
 
 __all__ = [
     "FIGURES_DIR",
@@ -67,7 +66,6 @@ __all__ = [
     "numbers_tex",
     "paper_experiments",
     "results_mode",
-    "write_bytes_atomic",
 ]
 
 FIGURES_DIR = "figures"
@@ -1264,27 +1262,6 @@ def paper_experiments(registered: Sequence[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temp file in the same directory and ``os.replace``, so
-    a reader (or an interrupted run) never sees a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
-
-
 def _comment(text: str) -> str:
     return " ".join(str(text).split()).replace("%", "per cent")
 
@@ -1368,7 +1345,7 @@ def copy_figures(results: Path, out: Path, outputs: Mapping[str, ExperimentOutpu
         if outputs.get(name) is None:
             dest.unlink(missing_ok=True)
             continue
-        figures.append(write_bytes_atomic(dest, (Path(results) / name / "figure.pdf").read_bytes()))
+        figures.append(write_bytes_atomic((Path(results) / name / "figure.pdf").read_bytes(), dest))
     return figures
 
 
@@ -1381,9 +1358,9 @@ def place_theorem_files(out: Path, plan: Mapping[str, Path | None]) -> list[Path
         if source is None:
             stub = (f"{PLACEHOLDER_MARKER}: run the proof checks\n"
                     f"{MISSING_VALUE}~(proof check output {fmt_text(theorem)}.tex missing)\n")
-            write_bytes_atomic(dest, stub.encode("utf-8"))
+            write_bytes_atomic(stub.encode("utf-8"), dest)
         elif not _same_file(source, dest):
-            write_bytes_atomic(dest, source.read_bytes())
+            write_bytes_atomic(source.read_bytes(), dest)
         placed.append(dest)
     return placed
 
@@ -1424,7 +1401,7 @@ def build_paper_inputs(results: Path, out: Path, registered: Sequence[str], allo
     text = numbers_tex(outputs, results_label=str(results))  # may raise: before any file is written
     figures = copy_figures(results, out, outputs, registered)
     theorems = place_theorem_files(out, theorem_plan)
-    numbers_path = write_bytes_atomic(out / NUMBERS_FILE, text.encode("utf-8"))
+    numbers_path = write_bytes_atomic(text.encode("utf-8"), out / NUMBERS_FILE)
     mode = results_mode(o for o in outputs.values() if o is not None)
     if mode.startswith("mixed"):
         warn(f"the results mix modes ({mode}); the paper says so through \\ResultsMode. "

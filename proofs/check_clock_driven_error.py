@@ -47,12 +47,8 @@ H10 = sig**3 - 2 * sig**2 + sig
 H01 = -2 * sig**3 + 3 * sig**2
 H11 = sig**3 - sig**2
 
-STEPS = []
-
-
-def step(fn):
-    STEPS.append(fn)
-    return fn
+STEPS = S.ProofSteps()
+step = STEPS.step
 
 
 @step
@@ -170,11 +166,8 @@ def step_numeric_match():
 
 
 def run_checks() -> list[str]:
-    done = []
-    for fn in STEPS:
-        fn()
-        done.append(fn.__name__)
-    return done
+    """Run every step; return their names. Raises AssertionError at the first failing step."""
+    return STEPS.run()
 
 
 def latex_summary() -> str:

@@ -37,12 +37,8 @@ CLAIMS: dict[str, sp.Expr] = {
     "middle_at_balanced": 8 * f0 * N * B * I**2 * Lc / T,
 }
 
-STEPS = []
-
-
-def step(fn):
-    STEPS.append(fn)
-    return fn
+STEPS = S.ProofSteps()
+step = STEPS.step
 
 
 @step
@@ -114,11 +110,8 @@ def step_numeric_match():
 
 
 def run_checks() -> list[str]:
-    done = []
-    for fn in STEPS:
-        fn()
-        done.append(fn.__name__)
-    return done
+    """Run every step; return their names. Raises AssertionError at the first failing step."""
+    return STEPS.run()
 
 
 def latex_summary() -> str:

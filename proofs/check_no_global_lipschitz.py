@@ -44,12 +44,8 @@ CLAIMS: dict[str, sp.Expr] = {
     "kink_jump": lambda K01, w1, K11, w2, K12: -K01 * w2 * K12 / ((w1 * K11) * (w1 * K11 + w2 * K12)),
 }
 
-STEPS = []
-
-
-def step(fn):
-    STEPS.append(fn)
-    return fn
+STEPS = S.ProofSteps()
+step = STEPS.step
 
 
 @step
@@ -144,11 +140,8 @@ def step_engine_witnesses():
 
 
 def run_checks() -> list[str]:
-    done = []
-    for fn in STEPS:
-        fn()
-        done.append(fn.__name__)
-    return done
+    """Run every step; return their names. Raises AssertionError at the first failing step."""
+    return STEPS.run()
 
 
 def latex_summary() -> str:

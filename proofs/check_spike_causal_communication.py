@@ -36,12 +36,8 @@ CLAIMS: dict[str, object] = {
     "bitmap_crossover": (31 * d - 1) / (32 * d),
 }
 
-STEPS = []
-
-
-def step(fn):
-    STEPS.append(fn)
-    return fn
+STEPS = S.ProofSteps()
+step = STEPS.step
 
 
 @step
@@ -123,11 +119,8 @@ def step_numeric_density():
 
 
 def run_checks() -> list[str]:
-    done = []
-    for fn in STEPS:
-        fn()
-        done.append(fn.__name__)
-    return done
+    """Run every step; return their names. Raises AssertionError at the first failing step."""
+    return STEPS.run()
 
 
 def latex_summary() -> str:

@@ -50,12 +50,8 @@ CLAIMS: dict[str, sp.Expr] = {
     **{f"dsup{k}_nlif": 1 / ts**k for k in ORDERS},
 }
 
-STEPS = []
-
-
-def step(fn):
-    STEPS.append(fn)
-    return fn
+STEPS = S.ProofSteps()
+step = STEPS.step
 
 
 # ------------------------------------------------------------------------------- Lemma 1
@@ -284,11 +280,7 @@ def step_numeric_bounds_match():
 
 def run_checks() -> list[str]:
     """Run every step; return their names. Raises AssertionError at the first failing step."""
-    done = []
-    for fn in STEPS:
-        fn()
-        done.append(fn.__name__)
-    return done
+    return STEPS.run()
 
 
 def latex_summary() -> str:

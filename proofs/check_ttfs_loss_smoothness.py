@@ -35,12 +35,8 @@ CLAIMS: dict[str, object] = {
     "G": sp.sqrt(2) / tx * sp.sqrt(S.n_causal) * S.kappa_max / S.s_min,
 }
 
-STEPS = []
-
-
-def step(fn):
-    STEPS.append(fn)
-    return fn
+STEPS = S.ProofSteps()
+step = STEPS.step
 
 
 @step
@@ -142,11 +138,8 @@ def step_assembly():
 
 
 def run_checks() -> list[str]:
-    done = []
-    for fn in STEPS:
-        fn()
-        done.append(fn.__name__)
-    return done
+    """Run every step; return their names. Raises AssertionError at the first failing step."""
+    return STEPS.run()
 
 
 def latex_summary() -> str:

@@ -73,6 +73,7 @@ import sympy as sp
 from fsnn_theory._validation import check_choice, check_int
 
 __all__ = [
+    "ProofSteps",
     "REGIMES",
     "s",
     "tau_s",
@@ -449,6 +450,24 @@ LATEX_NAMES = {
     eps: r"\varepsilon",
     dt: r"\Delta t",
 }
+
+
+class ProofSteps(list):
+    """The algebraic steps of one proof, in order.
+
+    A ``proofs/check_*.py`` script registers each step with ``@STEPS.step``; a step asserts its
+    identity or inequality with sympy and raises AssertionError naming it if it fails.
+    """
+
+    def step(self, fn):
+        self.append(fn)
+        return fn
+
+    def run(self) -> list[str]:
+        """Run every step in order; return their names (raises at the first failing step)."""
+        for fn in self:
+            fn()
+        return [fn.__name__ for fn in self]
 
 
 def latex(expr) -> str:
