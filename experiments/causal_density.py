@@ -34,7 +34,7 @@ def _per_sample_density(model, params, X, y) -> float:
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.federated.presets import build_model_and_data, run_spec
+    from fsnn_theory.studies.presets import build_model_and_data, run_spec
 
     frames = []
     model, ds = build_model_and_data(config["base"])

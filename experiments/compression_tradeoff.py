@@ -34,7 +34,7 @@ def _label(spec: str) -> str:
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.federated.presets import run_variants
+    from fsnn_theory.studies.presets import run_variants
 
     variants = [(_label(c), {"compressor": c}) for c in config["compressors"]]
     data = run_variants(ctx, config["base"], variants)

@@ -65,7 +65,7 @@ def config(mode: str) -> dict:
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.federated.presets import DEFAULT_SPEC, build_model_and_data, run_variants
+    from fsnn_theory.studies.presets import DEFAULT_SPEC, build_model_and_data, run_variants
     from fsnn_theory.federated.partition import make_partition
 
     runs = [(f"{label}_seed{seed}", ov) for label, seed, ov in config["variants"]]

@@ -29,7 +29,7 @@ def config(mode: str) -> dict:
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.federated.presets import run_variants
+    from fsnn_theory.studies.presets import run_variants
 
     data = run_variants(ctx, config["base"], [(label, ov) for label, ov in config["variants"]])
     data["partition"] = data["label"].str.rsplit("_E", n=1).str[0]

@@ -17,14 +17,14 @@ TITLE = "Rounds to epsilon vs local steps E: measured FedAvg vs Li et al. 2020 T
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.theory.verify import verification_config
+    from fsnn_theory.studies.verify import verification_config
 
     cfg = verification_config(mode)
     return {"convex": cfg["convex"], "rounds": cfg["rounds"]}
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.theory.verify import ConvexSetting, convex_problem, rounds_vs_local_steps_case
+    from fsnn_theory.studies.verify import ConvexSetting, convex_problem, rounds_vs_local_steps_case
 
     problem = convex_problem(ConvexSetting(**config["convex"]))
     c = config["rounds"]

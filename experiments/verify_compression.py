@@ -19,14 +19,14 @@ TITLE = "QSGD and top-k + error feedback: measured convergence and bits to epsil
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.theory.verify import verification_config
+    from fsnn_theory.studies.verify import verification_config
 
     cfg = verification_config(mode)
     return {"convex": cfg["convex"], "compression": cfg["compression"]}
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.theory.verify import ConvexSetting, convex_problem, memsgd_case, qsgd_case
+    from fsnn_theory.studies.verify import ConvexSetting, convex_problem, memsgd_case, qsgd_case
 
     problem = convex_problem(ConvexSetting(**config["convex"]))
     c = config["compression"]

@@ -19,13 +19,13 @@ TITLE = "Yu et al. 2019 non-convex bound vs measured average squared gradient no
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.theory.verify import verification_config
+    from fsnn_theory.studies.verify import verification_config
 
     return {"spiking": verification_config(mode)["spiking"]}
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.theory.verify import SpikingSetting, yu2019_case
+    from fsnn_theory.studies.verify import SpikingSetting, yu2019_case
 
     c = config["spiking"]
     setting = SpikingSetting(**c["setting"])

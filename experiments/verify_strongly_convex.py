@@ -21,14 +21,14 @@ TITLE = "Li et al. 2020 Thms 1-3 and Field Guide Thm 1 vs measured FedAvg (conve
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.theory.verify import verification_config
+    from fsnn_theory.studies.verify import verification_config
 
     cfg = verification_config(mode)
     return {"convex": cfg["convex"], "li2020": cfg["li2020"], "field_guide": cfg["field_guide"]}
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.theory.verify import (ConvexSetting, convex_problem, field_guide_case, li2020_case,
+    from fsnn_theory.studies.verify import (ConvexSetting, convex_problem, field_guide_case, li2020_case,
                                            li2020_cases, verification_rows)
 
     problem = convex_problem(ConvexSetting(**config["convex"]))

@@ -29,7 +29,7 @@ Macro names are letters only (LaTeX control words). Numbers are formatted for te
 accuracies and densities in per cent without the sign, thousands grouped as ``12{,}345``, and
 magnitudes outside [0.001, 10^5) as ``\ensuremath{1.23\times 10^{6}}``.
 
-The command line (``HELP``, ``add_arguments``, ``handler``) is in `fsnn_theory.cli_paper`, which
+The command line (``HELP``, ``add_arguments``, ``handler``) is in `fsnn_theory.cli.paper`, which
 imports this module only when the command runs.
 """
 
@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fsnn_theory.experiment import read_csv_exact, write_bytes_atomic
+from fsnn_theory.files import read_csv_exact, write_bytes_atomic
 
 __all__ = [
     "FIGURES_DIR",
@@ -1057,7 +1057,7 @@ def _federated_numbers() -> list[PaperNumber]:
 # verify_*: published bounds against measured runs
 # --------------------------------------------------------------------------------------------
 
-# theorem label in data.csv (fsnn_theory.theory.verify) -> macro stem, per experiment
+# theorem label in data.csv (fsnn_theory.studies.verify) -> macro stem, per experiment
 VERIFIED_THEOREMS: dict[str, dict[str, str]] = {
     "verify_strongly_convex": {
         "Li2020 Thm1 (full participation)": "LiThmOne",
@@ -1095,7 +1095,7 @@ def theorem_checks(output: ExperimentOutput, theorem: str) -> pd.DataFrame:
 def theorem_summary(output: ExperimentOutput, theorem: str) -> tuple[int, int, float | None, float | None]:
     """(checks, violations, median, worst tightness bound/measured) over every check of ``theorem``,
     pooled across its configurations, with the library's definitions (`verify.summarize_checks`)."""
-    from fsnn_theory.theory.verify import summarize_checks
+    from fsnn_theory.studies.verify import summarize_checks
 
     rows = theorem_checks(output, theorem)
     return summarize_checks(rows["bound"], rows["measured"], str(rows["kind"].iloc[0]))

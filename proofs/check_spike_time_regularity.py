@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from fsnn_theory.neurons import LIF, NLIF  # noqa: E402
 from fsnn_theory.theory import regularity as R  # noqa: E402
-from fsnn_theory.experiment import write_text_atomic  # noqa: E402
+from fsnn_theory.files import write_text_atomic  # noqa: E402
 from fsnn_theory.theory import symbolic as S  # noqa: E402
 
 NAME = "spike_time_regularity"

@@ -23,16 +23,8 @@ from matplotlib.figure import Figure
 import experiments
 from fsnn_theory import __version__
 from fsnn_theory.cli import main
-from fsnn_theory.experiment import (
-    RunContext,
-    check_experiment_module,
-    config_hash,
-    read_csv_exact,
-    run_experiment,
-    save_figure_atomic,
-    write_csv_atomic,
-    write_json_atomic,
-)
+from fsnn_theory.experiment import RunContext, check_experiment_module, run_experiment
+from fsnn_theory.files import config_hash, read_csv_exact, save_figure_atomic, write_csv_atomic, write_json_atomic
 
 OUTPUT_FILES = ("config.json", "data.csv", "figure.pdf", "figure.png")
 

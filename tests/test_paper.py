@@ -241,7 +241,7 @@ def _checks(rng, theorem, kind, n, violations=0, nan_bounds=0, configuration="cf
 
 
 def _strongly_convex(rng, cfg):
-    from fsnn_theory.theory.verify import LI_THEOREMS
+    from fsnn_theory.studies.verify import LI_THEOREMS
 
     frames = [_checks(rng, LI_THEOREMS["full"], "upper", 7, configuration="iid"),
               _checks(rng, LI_THEOREMS["full"], "upper", 5, violations=1, configuration="Dir a=0.1"),
@@ -725,7 +725,7 @@ def test_every_number_macro_used_by_the_paper_is_written(built):
 
 def test_paper_names_follow_the_experiment_modules():
     from experiments import federated_heterogeneity
-    from fsnn_theory.theory.verify import verification_config
+    from fsnn_theory.studies.verify import verification_config
 
     assert set(paper.PRECISION_MODELS) == set(spike_time_precision.MODEL_SPECS)
     assert set(paper.PRECISION_MODES) == set(spike_time_precision.MODES)
@@ -739,10 +739,10 @@ def test_paper_names_follow_the_experiment_modules():
         assert set(paper.HETEROGENEITY_LABELS) == labels
         assert set(paper.ROUNDS_LOCAL_STEPS) == set(verification_config(mode)["rounds"]["local_steps"])
         assert any(label.startswith(paper.DROPOUT_PARTITION) for label, _ in dropout_robustness.config(mode)["variants"])
-    source = (REPO_ROOT / "fsnn_theory" / "theory" / "verify.py").read_text(encoding="utf-8")
+    source = (REPO_ROOT / "fsnn_theory" / "studies" / "verify.py").read_text(encoding="utf-8")
     for theorems in paper.VERIFIED_THEOREMS.values():
         for label in theorems:
-            assert label in source, f"theorem label {label!r} is no longer written by fsnn_theory.theory.verify"
+            assert label in source, f"theorem label {label!r} is no longer written by fsnn_theory.studies.verify"
     regularity = (REPO_ROOT / "experiments" / "regularity_check.py").read_text(encoding="utf-8")
     for check in (*paper.LOSS_CHECKS, '"dt*/dw {norm}"', '("entry", "l2", "l1")', "Hessian spectral",
                   "linear interpolation", "Hermite interpolation", "plain: 0 <= t_rec - t* < dt"):

@@ -173,7 +173,7 @@ def run_history(seed: int, epochs: int = 3) -> pd.DataFrame:
 
 
 def csv_without_seconds(df: pd.DataFrame) -> bytes:
-    from fsnn_theory.experiment import csv_text
+    from fsnn_theory.files import csv_text
 
     return csv_text(df.drop(columns=["seconds"])).encode()
 

@@ -1,4 +1,4 @@
-"""Tests for fsnn_theory.theory.verify, the ``fsnn verify`` command and the verification experiments.
+"""Tests for fsnn_theory.studies.verify, the ``fsnn verify`` command and the verification experiments.
 
 The checks must be able to fail: a deliberately wrong (too small) constant has to produce
 violations. QSGD expectations are compared with a Monte-Carlo of the federated layer's own
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fsnn_theory.theory import verify as V
+from fsnn_theory.studies import verify as V
 
 TINY_CONVEX = V.ConvexSetting(train_size=120, test_size=20, hidden=5, l2=0.05, clients=4, batch_size=4)
 TINY_SNN = V.SpikingSetting(train_size=30, test_size=10, hidden=20, workers=2, batch_size=8, eval_points=2)

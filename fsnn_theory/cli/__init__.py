@@ -9,7 +9,7 @@
 
 Adding a subcommand (e.g. ``fsnn train``) is one `Subcommand` entry: write
 ``add_arguments(parser)`` and ``handler(args) -> int`` (in this file, or in a module
-``fsnn_theory/cli_<name>.py`` that defines ``HELP``, ``add_arguments`` and ``handler``) and add it to
+``fsnn_theory/cli/<name>.py`` that defines ``HELP``, ``add_arguments`` and ``handler``) and add it to
 `SUBCOMMANDS`. Handlers return the exit code; `main` never lets a traceback escape for user
 errors (unknown names, bad flags), only prints a message and returns 2.
 """
@@ -24,7 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fsnn_theory import __version__
-from fsnn_theory import cli_explain, cli_federate, cli_paper, cli_train, cli_verify
+from fsnn_theory.cli._table import format_table
+from fsnn_theory.cli import explain as cli_explain
+from fsnn_theory.cli import federate as cli_federate
+from fsnn_theory.cli import paper as cli_paper
+from fsnn_theory.cli import train as cli_train
+from fsnn_theory.cli import verify as cli_verify
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -40,15 +45,6 @@ class Subcommand:
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     handler: Callable[[argparse.Namespace], int]
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Plain left-aligned text table with a dashed rule under the header."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _registry():

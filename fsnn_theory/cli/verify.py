@@ -3,9 +3,9 @@
     fsnn verify [--quick | --full] [--json] [--only CASE ...] [--out DIR]
 
 Runs federated training with exactly the algorithms the theorems analyse, measures the theorems'
-constants on the runs (`fsnn_theory.theory.estimate`), evaluates the bounds
+constants on the runs (`fsnn_theory.studies.estimate`), evaluates the bounds
 (`fsnn_theory.theory.bounds`) at every checkpoint and prints the verification table
-(`fsnn_theory.theory.verify`): theorem, kind, configuration, runs, checks, violations, median and
+(`fsnn_theory.studies.verify`): theorem, kind, configuration, runs, checks, violations, median and
 worst tightness ratio (bound / measured). Cases: ``li2020`` (FedAvg, strongly convex, Li et al.
 2020 Theorems 1-3), ``rounds`` (rounds to epsilon vs local steps E), ``field_guide`` (constant step,
 convex, Wang et al. 2021 Theorem 1, every constant a proven bound), ``spiking`` (the spiking
@@ -28,6 +28,8 @@ import json
 import sys
 import time
 from pathlib import Path
+
+from fsnn_theory.cli._table import format_table
 
 NAME = "verify"
 HELP = "hold every published bound against measured federated runs; print the verification table"
@@ -60,9 +62,8 @@ def _fmt(x) -> str:
 
 
 def handler(args: argparse.Namespace) -> int:
-    from fsnn_theory.cli import format_table
-    from fsnn_theory.experiment import write_csv_atomic
-    from fsnn_theory.theory.verify import rows_frame, run_verification, verification_rows
+    from fsnn_theory.files import write_csv_atomic
+    from fsnn_theory.studies.verify import rows_frame, run_verification, verification_rows
 
     cases = tuple(dict.fromkeys(args.only)) if args.only else CASES
     t0 = time.perf_counter()

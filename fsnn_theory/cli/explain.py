@@ -17,6 +17,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fsnn_theory.cli._table import format_table
+
 HELP = "print a theorem's statement, assumptions and its value for given constants"
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -315,7 +317,6 @@ def _parse_set(theorem: Theorem, items: list[str]) -> dict:
 
 def explain(name: str, items: list[str] | None = None, latex: bool = False) -> str:
     """The text ``fsnn explain NAME --set ...`` prints (raises ValueError on bad input)."""
-    from fsnn_theory.cli import format_table
 
     if name not in THEOREMS:
         raise ValueError(f"unknown theorem {name!r}; known: {', '.join(THEOREMS)}")
@@ -335,7 +336,6 @@ def explain(name: str, items: list[str] | None = None, latex: bool = False) -> s
 def handler(args: argparse.Namespace) -> int:
     import sys
 
-    from fsnn_theory.cli import format_table
 
     if args.name is None:
         print(format_table(["theorem", "title"], [[t.name, t.title] for t in THEOREMS.values()]))

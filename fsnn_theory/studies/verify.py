@@ -1,7 +1,7 @@
 r"""Numerical verification: hold every applicable published bound against measured trajectories.
 
 Each *case* runs federated training (`fsnn_theory.federated`) with exactly the algorithm a theorem
-analyses, measures the theorem's constants on the run (`fsnn_theory.theory.estimate`), evaluates
+analyses, measures the theorem's constants on the run (`fsnn_theory.studies.estimate`), evaluates
 the bound (`fsnn_theory.theory.bounds`) and returns a long table of *checks*, one row per
 (run, checkpoint), with the columns of :data:`CHECK_COLUMNS`:
 
@@ -50,7 +50,7 @@ import pandas as pd
 
 from fsnn_theory._validation import check_choice, check_int, check_positive
 from fsnn_theory.theory import bounds as bd
-from fsnn_theory.theory import estimate as est
+from fsnn_theory.studies import estimate as est
 
 __all__ = [
     "CHECK_COLUMNS",
@@ -478,7 +478,7 @@ def field_guide_case(problem: ConvexProblem, partition_spec: str, local_steps: i
     local iterates (recorded at every step); since the statement's k-range (0..τ-1 or 1..τ) was
     read in a secondary source, the larger of the two averages is used. Every constant is a
     proven bound: L (Böhning), :math:`\sigma^2 \le 2\max\|z\|^2/B` and
-    :math:`\zeta \le 2\sqrt2\max\|z\|` (`fsnn_theory.theory.estimate`), D certified; the
+    :math:`\zeta \le 2\sqrt2\max\|z\|` (`fsnn_theory.studies.estimate`), D certified; the
     maxima measured along the run are reported in ``note`` for comparison.
     """
     from fsnn_theory.federated.algorithms import FederatedConfig, StepSchedule

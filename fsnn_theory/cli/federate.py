@@ -165,7 +165,7 @@ def _build(args: argparse.Namespace):
 
 
 def handler(args: argparse.Namespace) -> int:
-    from fsnn_theory.experiment import write_csv_atomic, write_json_atomic
+    from fsnn_theory.files import write_csv_atomic, write_json_atomic
     from fsnn_theory.federated import run_federated
 
     try:
