@@ -79,3 +79,26 @@ def plot(data: pd.DataFrame, config: dict):
     fig.suptitle(TITLE, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    r"""Mean fraction of weights a spike-causal update sends per batch size B (``\CausalUpdateDensityB<B>``),
+    the per-sample density of the initial and final model, and the swept B (``\CausalBatch<B>``)."""
+    from fsnn_theory.numbers import NumberSheet, rows, spelled
+
+    sheet = NumberSheet(NAME, data)
+
+    def update_density(B: int) -> float:  # mean over rounds after round 0
+        sel = rows(data, NAME, batch_size=B)
+        return float(sel.loc[sel["round"] > 0, "update_density"].mean())
+
+    for B in BATCHES:
+        sheet.add(f"CausalUpdateDensityB{spelled(B)}", lambda: update_density(B), "percent",
+                  f"B = {B}: mean fraction of weights sent per round (%)")
+    for which, name in (("initial", "Initial"), ("final", "Final")):
+        sheet.add(f"CausalPerSampleDensity{name}",
+                  lambda: float(data.groupby("batch_size")[f"per_sample_density_{which}"].first().mean()),
+                  "percent", f"one sample, {which} model: causal density (%)")
+    for B in BATCHES:
+        sheet.add(f"CausalBatch{spelled(B)}", lambda: B, "plain", f"local batch size B = {B} of the sweep")
+    return sheet.result()

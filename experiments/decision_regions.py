@@ -80,3 +80,19 @@ def plot(data: pd.DataFrame, config: dict):
     ax.set_aspect("equal")
     ax.legend(fontsize=6, loc="upper right", framealpha=0.8)
     return fig
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    """Accuracy on the test points drawn over the decision regions and how many are misclassified."""
+    from fsnn_theory.numbers import NumberSheet, rows
+
+    sheet = NumberSheet(NAME, data)
+
+    def test_points() -> pd.DataFrame:
+        return rows(data, NAME, kind="test")
+
+    sheet.add("DecisionTestAccuracy", lambda: float((test_points()["label"] == test_points()["prediction"]).mean()),
+              "percent", "test accuracy over the decision regions (%)")
+    sheet.add("DecisionMisclassified", lambda: int((test_points()["label"] != test_points()["prediction"]).sum()),
+              "int", "misclassified test points")
+    return sheet.result()

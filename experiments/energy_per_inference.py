@@ -122,3 +122,52 @@ def plot(data: pd.DataFrame, config: dict):
     fig.suptitle("synaptic arithmetic per inference: 0.9 pJ per synaptic event vs 4.6 pJ per MAC "
                  "(Horowitz 2014)", fontsize=8)
     return fig
+
+
+DATASET_MACROS = {"yin-yang": "YinYang", "digits": "Digits"}  # macro-name stems of DATASETS
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    r"""Energy constants, and per data set the cells of the energy table and the ANN/SNN ratios."""
+    from fsnn_theory.numbers import NumberSheet, config_value, rows
+
+    sheet = NumberSheet(NAME, data)
+
+    def cell(dataset: str, network: str, counting: str, column: str):
+        return lambda: rows(data, NAME, dataset=dataset, network=network, counting=counting).iloc[0][column]
+
+    def ratio(dataset: str, counting: str):
+        def compute() -> float:  # ANN energy (dense MACs) over SNN energy (events counted as ``counting``)
+            return float(cell(dataset, "ann", "dense MACs", "energy_pj")()) / float(
+                cell(dataset, "snn", counting, "energy_pj")())
+        return compute
+
+    sheet.add("EnergyPerSynOp", lambda: config_value(config, NAME, "energy_per_synop_pj"), "fixed1",
+              "energy per synaptic event (pJ, Horowitz 2014)")
+    sheet.add("EnergyPerMAC", lambda: config_value(config, NAME, "energy_per_mac_pj"), "fixed1",
+              "energy per multiply-accumulate (pJ, Horowitz 2014)")
+    for dataset in DATASETS:
+        name = DATASET_MACROS[dataset]
+        add = sheet.add
+        add(f"Energy{name}Shape", cell(dataset, "snn", "all spikes", "shape"), "text", f"{dataset}: layer sizes")
+        add(f"Energy{name}SynOps", cell(dataset, "snn", "all spikes", "ops_per_inference"), "int",
+            f"{dataset}: SNN synaptic events per inference (all spikes)")
+        add(f"Energy{name}SynOpsDecision", cell(dataset, "snn", "until decision", "ops_per_inference"), "int",
+            f"{dataset}: SNN synaptic events before the decision")
+        add(f"Energy{name}MACs", cell(dataset, "ann", "dense MACs", "ops_per_inference"), "int",
+            f"{dataset}: ANN multiply-accumulates per inference")
+        add(f"Energy{name}SNNpJ", cell(dataset, "snn", "all spikes", "energy_pj"), "int",
+            f"{dataset}: SNN energy per inference, all spikes (pJ)")
+        add(f"Energy{name}SNNDecisionpJ", cell(dataset, "snn", "until decision", "energy_pj"), "int",
+            f"{dataset}: SNN energy until the decision (pJ)")
+        add(f"Energy{name}ANNpJ", cell(dataset, "ann", "dense MACs", "energy_pj"), "int",
+            f"{dataset}: ANN energy per inference (pJ)")
+        add(f"Energy{name}Ratio", ratio(dataset, "all spikes"), "ratio",
+            f"{dataset}: ANN energy / SNN energy (all spikes)")
+        add(f"Energy{name}RatioDecision", ratio(dataset, "until decision"), "ratio",
+            f"{dataset}: ANN energy / SNN energy (until decision)")
+        add(f"Energy{name}SNNAccuracy", cell(dataset, "snn", "all spikes", "test_accuracy"), "percent",
+            f"{dataset}: SNN test accuracy (%)")
+        add(f"Energy{name}ANNAccuracy", cell(dataset, "ann", "dense MACs", "test_accuracy"), "percent",
+            f"{dataset}: ANN test accuracy (%)")
+    return sheet.result()

@@ -70,3 +70,15 @@ def plot(data: pd.DataFrame, config: dict):
     ax.invert_yaxis()
     fig.tight_layout()
     return fig
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    """Proofs checked, proofs whose every step passed, and sympy steps over all proofs."""
+    from fsnn_theory.numbers import NumberSheet
+
+    sheet = NumberSheet(NAME, data)
+    sheet.add("ProofChecksProofs", lambda: len(data), "int", "proofs checked")
+    sheet.add("ProofChecksPassed", lambda: int(data["passed"].astype(bool).sum()), "int",
+              "proofs whose every step passed")
+    sheet.add("ProofChecksSteps", lambda: int(data["steps"].sum()), "int", "algebraic steps checked with sympy")
+    return sheet.result()

@@ -87,3 +87,25 @@ def plot(data: pd.DataFrame, config: dict):
         ax.legend(fontsize=6, loc="upper left")
     axes[0].set_ylabel("input | hidden (by time) | output  (x: bias)")
     return fig
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    """Hidden neurons that spike (bias excluded), and how many of the shown samples are correct."""
+    from fsnn_theory.numbers import NumberSheet, rows
+
+    sheet = NumberSheet(NAME, data)
+
+    def hidden_firing_fraction() -> float:
+        hidden = rows(data, NAME, layer="hidden")
+        hidden = hidden.loc[~hidden["is_bias"].astype(bool)]
+        return float((hidden["time"] >= 0).groupby(hidden["sample"]).mean().mean())
+
+    def correct_samples() -> int:
+        per_sample = data.groupby("sample")[["label", "prediction"]].first()
+        return int((per_sample["label"] == per_sample["prediction"]).sum())
+
+    sheet.add("RasterHiddenFiringPercent", hidden_firing_fraction, "percent",
+              "hidden neurons that spike, mean over samples (%)")
+    sheet.add("RasterCorrect", correct_samples, "int", "shown samples classified correctly")
+    sheet.add("RasterSamples", lambda: int(data["sample"].nunique()), "int", "samples shown")
+    return sheet.result()

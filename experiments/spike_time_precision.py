@@ -173,3 +173,40 @@ def plot(data: pd.DataFrame, config: dict):
         fontsize=7.5,
     )
     return fig
+
+
+# Macro-name stems of the sweep in the paper's numbers (LaTeX control words are letters only).
+MODEL_MACROS = {"nlif": "NLIF", "lif_alpha": "LIFAlpha", "lif_2to1": "LIFTwoToOne", "lif_3to1": "LIFThreeToOne"}
+MODE_MACROS = {"none": "Plain", "linear": "Linear", "cubic": "Cubic"}
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    r"""The paper's numbers: fitted orders (``\Order<Model><Mode>[EndToEnd]``, the slopes of
+    `convergence_orders`, as in the figure's legend), decision mismatches and the dt range."""
+    from fsnn_theory.numbers import NumberSheet, rows
+
+    sheet = NumberSheet(NAME, data)
+    orders = None if data is None else convergence_orders(data)
+
+    def order(model: str, mode: str, reference: str) -> float:
+        return float(rows(orders, NAME, model=model, mode=mode, reference=reference)["order"].iloc[0])
+
+    for model, model_name in MODEL_MACROS.items():
+        for mode, mode_name in MODE_MACROS.items():
+            sheet.add(f"Order{model_name}{mode_name}", lambda: order(model, mode, "threshold"), "order",
+                      f"fitted order of the threshold-term error, {model}, {mode} crossing")
+            if mode != "cubic":  # run() skips cubic end to end (dominated by input rounding)
+                sheet.add(f"Order{model_name}{mode_name}EndToEnd", lambda: order(model, mode, "end_to_end"), "order",
+                          f"fitted order of the end-to-end median error, {model}, {mode} crossing")
+
+    def cubic_max_error_at_finest_dt() -> float:
+        cubic = rows(data, NAME, mode="cubic", reference="threshold")
+        return float(cubic.loc[cubic["dt"] == cubic["dt"].min(), "max_error"].max())
+
+    sheet.add("PrecisionDecisionMismatches", lambda: int(data["decision_mismatches"].sum()), "int",
+              "spike/no-spike disagreements, all runs")
+    sheet.add("PrecisionFinestDt", lambda: float(data["dt"].min()), "magnitude", "finest time step (ms)")
+    sheet.add("PrecisionCoarsestDt", lambda: float(data["dt"].max()), "magnitude", "coarsest time step (ms)")
+    sheet.add("PrecisionCubicMaxErrorFinestDt", cubic_max_error_at_finest_dt, "magnitude",
+              "max cubic error at the finest dt, all models (ms)")
+    return sheet.result()

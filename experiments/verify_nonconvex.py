@@ -78,3 +78,19 @@ def plot(data: pd.DataFrame, config: dict):
     fig.suptitle(TITLE, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+THEOREM_MACROS = {"Yu2019 Thm1 (non-convex, SNN)": "Yu"}  # theorem label of data.csv -> macro stem
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    """Checks, violations and tightness of Yu et al.'s bound, and the checkpoints where gamma <= 1/L failed."""
+    from experiments.verify_strongly_convex import add_theorem_numbers, theorem_checks
+    from fsnn_theory.numbers import NumberSheet
+
+    sheet = NumberSheet(NAME, data)
+    add_theorem_numbers(sheet, THEOREM_MACROS)
+    (theorem,) = THEOREM_MACROS
+    sheet.add("YuPreconditionFailures", lambda: int(theorem_checks(data, NAME, theorem)["bound"].isna().sum()), "int",
+              "checkpoints where gamma <= 1/L failed")  # the bound is NaN where its precondition fails
+    return sheet.result()

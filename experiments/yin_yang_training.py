@@ -131,3 +131,47 @@ def plot(data: pd.DataFrame, config: dict):
         f"{len(config['seeds'])} seed(s)",
         {"Göltz et al. 2021": GOLTZ_TEST_ACCURACY, "ANN": ANN_TEST_ACCURACY},
     )
+
+
+# Inputs and classes of the encoded data set (x, y, 1-x, 1-y; yin, yang, dot): the layer sizes
+# the paper quotes around the recipe's hidden layers.
+INPUTS, CLASSES = 4, 3
+
+
+def training_numbers(name: str, prefix: str, n_in: int, n_out: int, data: pd.DataFrame | None,
+                     config: dict | None) -> dict:
+    r"""``\<prefix>TestAccuracy`` etc. of a training experiment: medians over seeds of the test
+    accuracy at the best validation epoch (the reported one) and after the last, silent neurons,
+    epochs, seeds and the layer sizes."""
+    from fsnn_theory.numbers import NumberSheet, config_value
+
+    sheet = NumberSheet(name, data)
+
+    def selected() -> pd.DataFrame:
+        chosen = data.loc[data["selected"].astype(bool)]
+        if chosen.empty:
+            raise ValueError(f"{name}: data.csv marks no selected (best validation) epoch")
+        return chosen
+
+    def final_epoch_accuracy() -> float:
+        last = data.sort_values("epoch", kind="stable").groupby("seed").tail(1)
+        return float(np.median(last["test_accuracy"]))
+
+    def shape() -> str:
+        return "-".join(str(s) for s in [n_in, *config_value(config, name, "recipe", "hidden"), n_out])
+
+    sheet.add(f"{prefix}TestAccuracy", lambda: float(np.median(selected()["test_accuracy"])), "percent",
+              "test accuracy at the best validation epoch, median of seeds (%)")
+    sheet.add(f"{prefix}FinalTestAccuracy", final_epoch_accuracy, "percent",
+              "test accuracy after the last epoch, median of seeds (%)")
+    sheet.add(f"{prefix}SilentPercent", lambda: float(np.median(selected()["silent_fraction"])), "percent",
+              "silent neurons at the best validation epoch, median (%)")
+    sheet.add(f"{prefix}Epochs", lambda: int(data["epoch"].max()), "int", "training epochs")
+    sheet.add(f"{prefix}Seeds", lambda: int(data["seed"].nunique()), "int", "seeds")
+    sheet.add(f"{prefix}Shape", shape, "text", "layer sizes")
+    return sheet.result()
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    """The paper's numbers of the Yin-Yang training (see `training_numbers`)."""
+    return training_numbers(NAME, "YinYang", INPUTS, CLASSES, data, config)
