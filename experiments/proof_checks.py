@@ -32,7 +32,8 @@ def _scripts() -> list[Path]:
 
 def config(mode: str) -> dict:
     digest = hashlib.sha256()
-    for p in _scripts():
+    # the .tex a check writes depends on its script and on the front matter of its proof text
+    for p in [*_scripts(), *sorted((ROOT / "proofs").glob("*.md"))]:
         digest.update(p.name.encode())
         digest.update(p.read_bytes())
     return {"scripts": [p.name for p in _scripts()], "sources_sha256": digest.hexdigest(),

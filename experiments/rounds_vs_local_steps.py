@@ -89,6 +89,8 @@ def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
     for column, which in (("measured_rounds", "Measured"), ("predicted_rounds", "Predicted")):
         sheet.add(f"RoundsBest{which}E", lambda: int(data.groupby("local_steps")[column].median().idxmin()), "int",
                   f"E with the fewest {which.lower()} rounds")
+    for E in config_value(config, NAME, "rounds", "local_steps"):
+        sheet.add(f"RoundsE{spelled(E)}", lambda: E, "plain", f"local steps E = {E} of the sweep")
     sheet.add("RoundsEpsilonFraction", lambda: config_value(config, NAME, "rounds", "eps_fraction"), "fixed2",
               "epsilon as a fraction of the initial gap")
     return sheet.result()
