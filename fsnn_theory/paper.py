@@ -47,6 +47,7 @@ import pandas as pd
 
 from fsnn_theory.files import read_csv_exact, write_bytes_atomic
 from fsnn_theory.numbers import check_macro, fmt_text, format_value
+from fsnn_theory.theory.statements import THEOREM_PARTS, macro_stem
 
 __all__ = [
     "FIGURES_DIR",
@@ -360,8 +361,6 @@ def place_theorem_files(out: Path, plan: Mapping[str, Path | None]) -> list[Path
 def theorem_stub(theorem: str) -> str:
     r"""The ``<theorem>.tex`` written by --allow-missing when the proof check's is absent: the
     macros a real one defines (`statements.THEOREM_PARTS`), each printing ``\textbf{??}``."""
-    from fsnn_theory.theory.statements import THEOREM_PARTS, macro_stem
-
     text = f"{MISSING_VALUE}~(proof check output {fmt_text(theorem)}.tex missing)"
     stem = macro_stem(theorem)
     return "\n".join([f"{PLACEHOLDER_MARKER}: run the proof checks",

@@ -568,6 +568,41 @@ def test_compression_ratios_and_best_compressor(built):
     assert_printed(macros, "CompressionBestBitsRatio", none["cum_uplink_bits"] / final[best]["cum_uplink_bits"])
 
 
+def test_set_up_numbers_and_ranges(built, fake_tree):
+    """Numbers read from config.json or ranges of the data, against the stored files themselves."""
+    root, _ = fake_tree
+    _, macros, frames = built
+
+    def cfg(name):
+        return json.loads((root / "results" / name / "config.json").read_text())["config"]
+
+    p = frames["spike_time_precision"]
+    assert_printed(macros, "PrecisionFinestDt", min(cfg("spike_time_precision")["dts"]), significant=3)
+    assert_printed(macros, "PrecisionCoarsestDt", max(cfg("spike_time_precision")["dts"]), significant=3)
+    assert macros["PrecisionDecisionMismatches"] == str(int(p["decision_mismatches"].sum()))
+    reg = cfg("regularity_check")
+    assert_printed(macros, "RegularityDtMin", min(reg["disc_dt"][:2]), significant=3)  # the fake uses two dts
+    assert macros["RegularityModels"] == str(len(reg["models"]))
+    t = cfg("federated_ttfs_check")
+    assert macros["LocalSGDIntervals"] == ", ".join(map(str, t["intervals"]))
+    assert macros["LocalSGDSteps"] == str(t["steps"]) and macros["LocalSGDWorkers"] == str(t["workers"])
+    assert macros["LocalSGDRuns"] == str(len(t["intervals"]) * t["seeds"])
+    for name, stem in (("compression_tradeoff", "Compression"), ("dropout_robustness", "Dropout"),
+                       ("federated_local_steps", "LocalSteps"), ("federated_heterogeneity", "Heterogeneity")):
+        assert macros[f"{stem}Rounds"] == str(cfg(name)["base"]["rounds"])
+    assert macros["EnergyPerMAC"] == f"{cfg('energy_per_inference')['energy_per_mac_pj']:.1f}"
+    raster = frames["spike_raster"].groupby("sample")[["label", "prediction"]].first()
+    assert macros["RasterCorrect"] == str(int((raster["label"] == raster["prediction"]).sum()))
+    assert macros["RasterSamples"] == str(len(raster))
+    proofs = frames["proof_checks"]
+    assert macros["ProofChecksProofs"] == macros["ProofChecksPassed"] == str(len(proofs))
+    assert macros["RoundsEpsilonFraction"] == f"{cfg('rounds_vs_local_steps')['rounds']['eps_fraction']:.2f}"
+    for E in cfg("rounds_vs_local_steps")["rounds"]["local_steps"]:
+        assert macros[f"RoundsE{N.spelled(E)}"] == str(E)
+    for B in causal_density.BATCHES:
+        assert macros[f"CausalBatch{N.spelled(B)}"] == str(B)
+
+
 def _tightness(rows: pd.DataFrame) -> tuple[int, int, float]:
     """(checks, violations, median bound/measured) over rows with a bound, computed directly."""
     kind = rows["kind"].iloc[0]
@@ -731,6 +766,10 @@ def test_every_number_macro_used_by_the_paper_is_written(built):
     for t in paper.PAPER_THEOREMS:
         defined = re.findall(r"\\newcommand\{\\([A-Za-z]+)\}", (out / f"{t}.tex").read_text(encoding="utf-8"))
         assert set(defined) == {f"{macro_stem(t)}{part}" for part in THEOREM_PARTS}
+    # each theorem environment is the kind its front matter names
+    for t in paper.PAPER_THEOREMS:
+        env = re.search(r"\\begin\{(\w+)\}\[\\" + macro_stem(t) + r"Title\]", tex)
+        assert env and env.group(1) == read_statement(t).kind, t
     # the sweep values the text quotes are macros too, not typed copies
     assert {"DropoutQTwentyFive", "LocalStepsETwenty", "HeterogeneityAlphaTenth", "CausalBatchSixtyFour",
             "RoundsEFifty"} <= used
@@ -751,6 +790,8 @@ def test_every_experiment_declares_the_numbers_it_computes(fake_tree, name):
     declared = module.numbers(None, module.config("quick"))
     computed = module.numbers(frames[name], cfg)
     assert declared and list(declared) == list(computed)
+    # the TeX quotes the same macros whatever the mode: full mode declares the same names
+    assert list(module.numbers(None, module.config("full"))) == list(declared)
     for macro, (value, fmt, meaning) in computed.items():
         assert re.fullmatch(r"[A-Za-z]+", macro) and fmt in N.FORMATS and meaning.strip()
         assert declared[macro][0] is None and declared[macro][1:] == (fmt, meaning)
