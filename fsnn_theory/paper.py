@@ -220,10 +220,13 @@ def experiment_numbers(module: ModuleType, output: ExperimentOutput | None,
     if numbers is None:
         return {}
     name = getattr(module, "NAME", getattr(module, "__name__", "?"))
-    if output is None:
-        result = numbers(None, module.config(mode if mode in ("quick", "full") else "quick"))
-    else:
-        result = numbers(output.data, output.config)
+    try:
+        if output is None:
+            result = numbers(None, module.config(mode if mode in ("quick", "full") else "quick"))
+        else:
+            result = numbers(output.data, output.config)
+    except (KeyError, IndexError, TypeError) as exc:  # e.g. a column absent from data.csv
+        raise ValueError(f"{name}: numbers() failed on its data.csv / config.json: {exc!r}") from exc
     if not isinstance(result, Mapping):
         raise ValueError(f"{name}: numbers() must return a dict {{macro: (value, format, meaning)}}, "
                          f"got {type(result).__name__}")

@@ -853,6 +853,8 @@ def test_assembly_rejects_duplicate_and_malformed_macros():
         paper.macro_names({"one": _module("one", lambda d, c: {"ResultsMode": (1, "int", "a")})})
     with pytest.raises(ValueError, match="letters"):
         paper.macro_names({"one": _module("one", lambda d, c: {"Order2": (1, "int", "a")})})
+    with pytest.raises(ValueError, match=r"one: numbers\(\) failed .*KeyError"):
+        paper.macro_names({"one": _module("one", lambda d, c: {}["absent column"])})
     with pytest.raises(ValueError, match=r"\(value, format, meaning\)"):
         paper.macro_names({"one": _module("one", lambda d, c: {"Order": 1})})
     # declaring calls numbers(None, config(mode)): the config of the results' mode
