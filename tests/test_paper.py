@@ -949,3 +949,10 @@ def test_macro_names_must_be_letters():
         N.check_macro("Order2")
     with pytest.raises(ValueError, match="name"):
         paper.load_experiment_output(Path("."), "")
+
+
+def test_numbers_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(N)
+    assert result.attempted >= 5 and result.failed == 0
