@@ -168,7 +168,7 @@ def test_every_write_is_fsynced(fake, tmp_path, fsync_spy):
     run_experiment(fake, "quick", tmp_path, quiet=True)
     out = tmp_path / fake.NAME
     written = [p for p in out.rglob("*") if p.is_file()]
-    # config, data, 2 figures, manifest, 4 parts, the parts' config-hash marker
+    # config, data, 2 figures, manifest, 4 parts, the parts' run-key marker
     assert len(written) == 10
     assert fsync_spy["file"] == len(written)
     assert fsync_spy["dir"] == len(written)  # each rename is made durable too
@@ -206,8 +206,9 @@ def test_changed_config_reruns_and_discards_old_parts(fake, tmp_path):
     cfg = fake.config("quick")
     assert_frame_exact(pd.read_csv(out / "data.csv"), expected_data(cfg))
     assert sorted(p.name for p in (out / "parts").glob("*.csv")) == ["chunk1.csv", "chunk2.csv"]
-    assert (out / "parts" / "config_hash.txt").read_text().strip() == config_hash(cfg)
-    assert json.loads((out / "config.json").read_text())["config"] == cfg
+    stored = json.loads((out / "config.json").read_text())
+    assert stored["config"] == cfg and stored["config_hash"] == config_hash(cfg)
+    assert (out / "parts" / "run_key.txt").read_text().strip() == stored["run_key"]
 
 
 @pytest.mark.parametrize(
