@@ -131,7 +131,8 @@ class RunContext:
         run_key: the completion key (config + code + prerequisites) that stored chunks belong to.
         prerequisites: name -> output directory of each experiment this one ``REQUIRES``.
         scheduler: how ``map`` executes its jobs (`serial_scheduler` unless the runner says else).
-        parts_computed / parts_reused: chunk keys computed in this run / loaded from disk.
+        parts_computed / parts_reused: chunk keys computed in this run / stored by an earlier run
+            and loaded from disk.
         artefacts_written: artefact path (relative to out_dir) -> sha256, written by this run.
         artefacts_read: prerequisite -> {artefact path: sha256} read by this run.
     """
@@ -181,7 +182,8 @@ class RunContext:
         """
         path = self._part_path(key)
         if path.is_file():
-            self.parts_reused.append(key)
+            if key not in self.parts_computed:  # stored by an earlier run, not earlier in this one
+                self.parts_reused.append(key)
         else:
             self._store(key, fn)
             self.parts_computed.append(key)
