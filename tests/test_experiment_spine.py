@@ -1,4 +1,6 @@
-"""The experiment spine: files written, skip, rerun, resume, atomicity, determinism, CLI.
+"""The experiment spine: files written, skip, rerun, resume, atomicity, determinism, CLI; declared
+chunks (ctx.map, schedulers), staleness from code edits (a temporary package on sys.path),
+prerequisites and artefacts, `fsnn reproduce --status`.
 
 Every test drives a tiny fake experiment defined here (not registered in `experiments`), whose
 chunks count how often they are computed, so "not recomputed" is an observable fact.
