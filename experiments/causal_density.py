@@ -36,22 +36,21 @@ def _per_sample_density(model, params, X, y) -> float:
 def run(config: dict, ctx) -> pd.DataFrame:
     from fsnn_theory.studies.presets import build_model_and_data, run_spec
 
-    frames = []
     model, ds = build_model_and_data(config["base"])
     n_probe = config["per_sample_probe"]
     Xp, yp = ds.test.X[:n_probe], ds.test.y[:n_probe]
-    for B in ctx.progress(config["batches"], desc="batch sizes"):
-        spec = {**config["base"], "batch_size": B}
+    batches = {f"B{B}": B for B in config["batches"]}
 
-        def one(spec=spec, B=B) -> pd.DataFrame:
-            result = run_spec(spec)
-            hist = result.history.copy()
-            hist.insert(0, "label", f"B{B}")
-            hist.insert(1, "batch_size", B)
-            hist["per_sample_density_final"] = _per_sample_density(model, result.params, Xp, yp)
-            return hist
+    def one(key: str) -> pd.DataFrame:
+        B = batches[key]
+        result = run_spec({**config["base"], "batch_size": B})
+        hist = result.history.copy()
+        hist.insert(0, "label", key)
+        hist.insert(1, "batch_size", B)
+        hist["per_sample_density_final"] = _per_sample_density(model, result.params, Xp, yp)
+        return hist
 
-        frames.append(ctx.cached(f"B{B}", one))
+    frames = ctx.map(one, batches, desc="batch sizes")
     data = pd.concat(frames, ignore_index=True)
     data["per_sample_density_initial"] = _per_sample_density(model, model.init_params(config["base"]["seed"]), Xp, yp)
     for B, g in data[data["round"] > 0].groupby("batch_size"):

@@ -18,12 +18,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from experiments.yin_yang_training import trained_network
+from experiments.yin_yang_training import trained_params
 
 NAME = "energy_per_inference"
 TITLE = "Synaptic events and energy per inference: spiking networks vs ANNs of the same shape"
 
 DATASETS = ("yin-yang", "digits")
+# The trained networks (seed 0) come from the training experiments' artefacts.
+TRAINED_BY = {"yin-yang": "yin_yang_training", "digits": "digits_training"}
+REQUIRES = ("yin_yang_training", "digits_training")
 
 
 def config(mode: str) -> dict:
@@ -37,16 +40,6 @@ def config(mode: str) -> dict:
         "energy_per_synop_pj": ENERGY_PER_SYNOP_PJ,
         "energy_per_mac_pj": ENERGY_PER_MAC_PJ,
     }
-
-
-class _Ctx:
-    """A view of the run context whose chunk keys carry a prefix (one set of chunks per data set)."""
-
-    def __init__(self, ctx, prefix: str):
-        self._ctx, self._prefix = ctx, prefix
-
-    def cached(self, key, fn):
-        return self._ctx.cached(f"{self._prefix}_{key}", fn)
 
 
 def _ann(name: str, hidden: list[int], max_iter: int, seed: int) -> pd.DataFrame:
@@ -70,10 +63,15 @@ def run(config: dict, ctx) -> pd.DataFrame:
     from fsnn_theory.network import dense_macs, synaptic_events, synaptic_events_until_decision
     from fsnn_theory.training import evaluate, load_dataset, make_classifier
 
+    anns = {f"ann_{name.replace('-', '')}": name for name in DATASETS}
+    ann_frames = ctx.map(
+        lambda key: _ann(anns[key], config["recipes"][anns[key]]["hidden"], config["ann_max_iter"], config["seed"]),
+        anns, desc="ANNs",
+    )
     rows = []
-    for name in ctx.progress(DATASETS, desc="data sets"):
+    for name, ann in zip(DATASETS, ann_frames):
         rec = config["recipes"][name]
-        _, params = trained_network(_Ctx(ctx, name.replace("-", "")), rec, config["seed"])
+        params = trained_params(ctx, TRAINED_BY[name], rec, config["seed"])
         model = make_classifier(name, tuple(rec["hidden"]), rec["model"], tau_m=rec["tau_m"], tau_s=rec["tau_s"])
         test = load_dataset(name).test
         fwd = model.forward(params, test.X)
@@ -82,8 +80,6 @@ def run(config: dict, ctx) -> pd.DataFrame:
         acc = evaluate(model, params, test).accuracy
         macs = dense_macs(model.network)
         shape = "-".join(str(s) for s in model.network.layer_sizes)
-        ann = ctx.cached(f"ann_{name.replace('-', '')}",
-                         lambda: _ann(name, rec["hidden"], config["ann_max_iter"], config["seed"]))
         e_syn, e_mac = config["energy_per_synop_pj"], config["energy_per_mac_pj"]
         rows.append({"dataset": name, "network": "snn", "counting": "all spikes", "shape": shape,
                      "test_accuracy": acc, "ops_per_inference": float(syn.mean()),

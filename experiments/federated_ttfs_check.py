@@ -113,12 +113,11 @@ def local_sgd(cfg: dict, interval: int, seed: int) -> dict:
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    frames = []
-    for interval in ctx.progress(config["intervals"], desc="averaging intervals"):
-        frames.append(ctx.cached(
-            f"interval{interval}",
-            lambda interval=interval: pd.DataFrame([local_sgd(config, interval, s) for s in range(config["seeds"])]),
-        ))
+    intervals = {f"interval{interval}": interval for interval in config["intervals"]}
+    frames = ctx.map(
+        lambda key: pd.DataFrame([local_sgd(config, intervals[key], s) for s in range(config["seeds"])]),
+        intervals, desc="averaging intervals",
+    )
     data = pd.concat(frames, ignore_index=True)
     summary = data.groupby("interval").agg(measured=("measured", "mean"), bound=("bound", "mean"),
                                            margin_held=("margin_held", "all"), stayed=("stayed_in_K", "all"),

@@ -18,6 +18,8 @@ import pandas as pd
 
 NAME = "proof_checks"
 TITLE = "Symbolic checks of every proof (proofs/check_*.py) -> paper/generated/*.tex"
+# run() executes these scripts (the spine follows their imports); they read no proofs/*.md.
+SOURCE_FILES = ("proofs/check_*.py",)
 
 ROOT = Path(__file__).resolve().parents[1]
 

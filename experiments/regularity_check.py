@@ -340,9 +340,8 @@ def _model_rows(key: str, cfg: dict) -> pd.DataFrame:
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    frames = []
-    for key in ctx.progress(list(config["models"]), desc="models"):
-        frames.append(ctx.cached(f"model_{key}", lambda key=key: _model_rows(key, config)))
+    models = {f"model_{key}": key for key in config["models"]}
+    frames = ctx.map(lambda chunk: _model_rows(models[chunk], config), models, desc="models")
     data = pd.concat(frames, ignore_index=True)
     total = int(data["violations"].sum())
     ctx.log(f"{int(data['samples'].sum())} comparisons, {total} violations")

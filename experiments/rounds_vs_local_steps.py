@@ -28,12 +28,11 @@ def run(config: dict, ctx) -> pd.DataFrame:
 
     problem = convex_problem(ConvexSetting(**config["convex"]))
     c = config["rounds"]
-    frames = []
-    for E in ctx.progress(c["local_steps"], desc="E"):
-        frames.append(ctx.cached(f"E{E}", lambda E=E: rounds_vs_local_steps_case(
-            problem, c["partition"], [E], c["max_rounds"], c["max_steps"], c["seeds"], c["eps_fraction"],
-            c["min_rounds"])))
-        last = frames[-1]
+    steps = {f"E{E}": E for E in c["local_steps"]}
+    frames = ctx.map(lambda key: rounds_vs_local_steps_case(
+        problem, c["partition"], [steps[key]], c["max_rounds"], c["max_steps"], c["seeds"], c["eps_fraction"],
+        c["min_rounds"]), steps, desc="E")
+    for E, last in zip(c["local_steps"], frames):
         ctx.log(f"E={E}: measured rounds {last['measured_rounds'].tolist()}, predicted "
                 f"{last['predicted_rounds'].iloc[0]:.4g}")
     return pd.concat(frames, ignore_index=True)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from experiments.yin_yang_training import trained_network
+from experiments.yin_yang_training import trained_params
 
 NAME = "spike_raster"
 TITLE = "Yin-Yang: spike raster of one sample per class through the trained network"
+REQUIRES = ("yin_yang_training",)  # its trained network (artefacts/network_seed0.npz)
 
 LAYER_NAMES = ("input", "hidden", "output")
 
@@ -29,7 +30,7 @@ def run(config: dict, ctx) -> pd.DataFrame:
     from fsnn_theory.training import load_dataset, make_classifier
 
     rec = config["recipe"]
-    _, params = trained_network(ctx, rec, config["seed"])
+    params = trained_params(ctx, "yin_yang_training", rec, config["seed"])
     model = make_classifier("yin-yang", tuple(rec["hidden"]), rec["model"], tau_m=rec["tau_m"], tau_s=rec["tau_s"])
     test = load_dataset("yin-yang").test
     picks = [int(np.flatnonzero(test.y == c)[0]) for c in range(3)]

@@ -87,30 +87,29 @@ def _errors(model, sim, times_ref, weights, cfg):
 def run(config: dict, ctx) -> pd.DataFrame:
     from fsnn_theory.brian import delivered_input_times, simulate_first_spikes
 
-    frames = []
-    jobs = [(key, dt) for key in config["models"] for dt in config["dts"]]
-    for key, dt in ctx.progress(jobs, desc="brian2 runs", total=len(jobs)):
-        def compute(key=key, dt=dt) -> pd.DataFrame:
-            spec = config["models"][key]
-            model = _model(spec)
-            # the same cases for every dt: one generator per model and input kind
-            seed = [config["seed"], list(config["models"]).index(key)]
-            rows = []
-            for reference, on_grid in (("threshold", True), ("end_to_end", False)):
-                rng = np.random.default_rng(seed + [int(on_grid)])
-                times, weights = make_cases(model, config, rng, on_grid)
-                delivered = delivered_input_times(times, dt)
-                ref_times = delivered if reference == "threshold" else times
-                for mode in MODES:
-                    if reference == "end_to_end" and mode == "cubic":
-                        continue  # dominated by input rounding just as linear is
-                    sim = simulate_first_spikes(model, times, weights, dt, config["t_max"], interpolate=mode)
-                    rows.append({"model": key, "dt": dt, "mode": mode, "reference": reference,
-                                 **_errors(model, sim, ref_times, weights, config)})
-            return pd.DataFrame(rows)
+    jobs = {f"{key}-dt{dt:g}": (key, dt) for key in config["models"] for dt in config["dts"]}
 
-        frames.append(ctx.cached(f"{key}-dt{dt:g}", compute))
-    return pd.concat(frames, ignore_index=True)
+    def compute(chunk: str) -> pd.DataFrame:
+        key, dt = jobs[chunk]
+        spec = config["models"][key]
+        model = _model(spec)
+        # the same cases for every dt: one generator per model and input kind
+        seed = [config["seed"], list(config["models"]).index(key)]
+        rows = []
+        for reference, on_grid in (("threshold", True), ("end_to_end", False)):
+            rng = np.random.default_rng(seed + [int(on_grid)])
+            times, weights = make_cases(model, config, rng, on_grid)
+            delivered = delivered_input_times(times, dt)
+            ref_times = delivered if reference == "threshold" else times
+            for mode in MODES:
+                if reference == "end_to_end" and mode == "cubic":
+                    continue  # dominated by input rounding just as linear is
+                sim = simulate_first_spikes(model, times, weights, dt, config["t_max"], interpolate=mode)
+                rows.append({"model": key, "dt": dt, "mode": mode, "reference": reference,
+                             **_errors(model, sim, ref_times, weights, config)})
+        return pd.DataFrame(rows)
+
+    return pd.concat(ctx.map(compute, jobs, desc="brian2 runs"), ignore_index=True)
 
 
 # The threshold term is bounded case by case, so its maximum converges cleanly; the end-to-end

@@ -30,11 +30,13 @@ def run(config: dict, ctx) -> pd.DataFrame:
 
     problem = convex_problem(ConvexSetting(**config["convex"]))
     c = config["compression"]
-    q = ctx.cached("qsgd", lambda: qsgd_case(problem, c["partition"], c["qsgd_levels"], c["steps"], c["seeds"],
-                                            c["eps_fraction"]))
-    t = ctx.cached("topk", lambda: memsgd_case(problem, c["topk_fraction"], c["memsgd_steps"], c["seeds"],
-                                              c["eps_fraction"]))
-    data = pd.concat([q, t], ignore_index=True)
+    cases = {
+        "qsgd": lambda: qsgd_case(problem, c["partition"], c["qsgd_levels"], c["steps"], c["seeds"],
+                                  c["eps_fraction"]),
+        "topk": lambda: memsgd_case(problem, c["topk_fraction"], c["memsgd_steps"], c["seeds"],
+                                    c["eps_fraction"]),
+    }
+    data = pd.concat(ctx.map(lambda key: cases[key](), cases, desc="compressors"), ignore_index=True)
     bits = data[data["theorem"].str.contains("bits-to-eps|Korhonen")]
     for _, r in bits.iterrows():
         ctx.log(f"{r['theorem']} seed {r['seed']}: measured {r['measured']:.4g} bits, bound {r['bound']:.4g}")

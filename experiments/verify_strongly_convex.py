@@ -28,18 +28,20 @@ def config(mode: str) -> dict:
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
+    from functools import partial
+
     from fsnn_theory.studies.verify import (ConvexSetting, convex_problem, field_guide_case, li2020_case,
                                            li2020_cases, verification_rows)
 
     problem = convex_problem(ConvexSetting(**config["convex"]))
-    frames = [ctx.cached(key, lambda kw=kw: li2020_case(problem, **kw))
-              for key, kw in ctx.progress(li2020_cases(config), desc="Li et al. cases")]
     fg = config["field_guide"]
-    for spec in ctx.progress(fg["partitions"], desc="Field Guide cases"):
-        for E in fg["local_steps"]:
-            key = f"fieldguide_E{E}_{spec.replace(':', '')}"
-            frames.append(ctx.cached(key, lambda spec=spec, E=E: field_guide_case(
-                problem, spec, E, fg["rounds"], fg["seeds"], fg["eta_fraction"])))
+    cases = {key: partial(li2020_case, problem, **kw) for key, kw in li2020_cases(config)}
+    cases.update({
+        f"fieldguide_E{E}_{spec.replace(':', '')}": partial(
+            field_guide_case, problem, spec, E, fg["rounds"], fg["seeds"], fg["eta_fraction"])
+        for spec in fg["partitions"] for E in fg["local_steps"]
+    })
+    frames = ctx.map(lambda key: cases[key](), cases, desc="Li et al. and Field Guide cases")
     data = pd.concat(frames, ignore_index=True)
     for r in verification_rows(data):
         ctx.log(f"{r.theorem} [{r.configuration}]: {r.violations} violations in {r.checks} checks, "
