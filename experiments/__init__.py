@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from fsnn_theory.experiment import check_experiment_module
+from fsnn_theory.context import check_experiment_module
 
 __all__ = ["EXPERIMENT_NAMES", "REGISTRY", "UnknownExperimentError", "get", "names"]
 

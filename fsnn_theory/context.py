@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 import numpy as np
@@ -36,6 +37,7 @@ import pandas as pd
 from fsnn_theory.files import read_csv_exact, sha256_file, write_bytes_atomic, write_csv_atomic
 
 __all__ = [
+    "check_experiment_module",
     "ARTEFACTS_DIR",
     "MANIFEST_FILE",
     "PARTS_DIR",
@@ -300,3 +302,31 @@ def _isatty(stream) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
+
+
+# --------------------------------------------------------------------------------------------
+# The experiment contract (checked by the registry in experiments/ and by the runner)
+# --------------------------------------------------------------------------------------------
+
+
+def check_experiment_module(module: ModuleType) -> ModuleType:
+    """Raise ``TypeError`` unless ``module`` has NAME, TITLE, config(), run() and plot() (and, if
+    present, REQUIRES and SOURCE_FILES as tuples of strings)."""
+    label = getattr(module, "__name__", repr(module))
+    missing = [a for a in ("NAME", "TITLE") if not isinstance(getattr(module, a, None), str)]
+    missing += [a for a in ("config", "run", "plot") if not callable(getattr(module, a, None))]
+    if missing:
+        raise TypeError(
+            f"experiment module {label} lacks {', '.join(missing)} "
+            "(needs str NAME, str TITLE and functions config(mode), run(config, ctx), "
+            "plot(data, config))"
+        )
+    if not module.NAME or not KEY_PATTERN.fullmatch(module.NAME):
+        raise TypeError(f"experiment module {label}: NAME {module.NAME!r} is not a valid name")
+    for attr in ("REQUIRES", "SOURCE_FILES"):
+        value = getattr(module, attr, ())
+        if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) and v for v in value):
+            raise TypeError(f"experiment module {label}: {attr} must be a tuple of names, got {value!r}")
+    if module.NAME in getattr(module, "REQUIRES", ()):
+        raise TypeError(f"experiment module {label}: REQUIRES lists the experiment itself")
+    return module

@@ -88,6 +88,7 @@ from fsnn_theory.context import (
     PARTS_DIR,
     RunContext,
     Scheduler,
+    check_experiment_module,
     serial_scheduler,
 )
 from fsnn_theory.files import (
@@ -134,34 +135,6 @@ PROJECT_PACKAGES: tuple[str, ...] = ("fsnn_theory", "experiments")
 
 class PrerequisiteError(RuntimeError):
     """An experiment was asked to run while one of its prerequisites is not complete."""
-
-
-# --------------------------------------------------------------------------------------------
-# Contract
-# --------------------------------------------------------------------------------------------
-
-
-def check_experiment_module(module: ModuleType) -> ModuleType:
-    """Raise ``TypeError`` unless ``module`` has NAME, TITLE, config(), run() and plot() (and, if
-    present, REQUIRES and SOURCE_FILES as tuples of strings)."""
-    label = getattr(module, "__name__", repr(module))
-    missing = [a for a in ("NAME", "TITLE") if not isinstance(getattr(module, a, None), str)]
-    missing += [a for a in ("config", "run", "plot") if not callable(getattr(module, a, None))]
-    if missing:
-        raise TypeError(
-            f"experiment module {label} lacks {', '.join(missing)} "
-            "(needs str NAME, str TITLE and functions config(mode), run(config, ctx), "
-            "plot(data, config))"
-        )
-    if not module.NAME or not KEY_PATTERN.fullmatch(module.NAME):
-        raise TypeError(f"experiment module {label}: NAME {module.NAME!r} is not a valid name")
-    for attr in ("REQUIRES", "SOURCE_FILES"):
-        value = getattr(module, attr, ())
-        if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) and v for v in value):
-            raise TypeError(f"experiment module {label}: {attr} must be a tuple of names, got {value!r}")
-    if module.NAME in getattr(module, "REQUIRES", ()):
-        raise TypeError(f"experiment module {label}: REQUIRES lists the experiment itself")
-    return module
 
 
 def _registry(registry: Mapping[str, ModuleType] | None) -> Mapping[str, ModuleType]:
