@@ -7,7 +7,6 @@ the theorem pages are generated from ``proofs/*.md`` (see `_write_proof_pages`).
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path
@@ -41,7 +40,7 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "tutorials/README.rst", "**/GALLERY_HEADER.rst"]
+exclude_patterns = ["_build", "**/GALLERY_HEADER.rst"]  # the gallery header is read by sphinx-gallery
 templates_path: list[str] = []
 html_static_path: list[str] = []
 
