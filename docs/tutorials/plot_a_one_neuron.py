@@ -95,7 +95,8 @@ print(f"sum of dt*/dt_j = {g_t[0, :, 0].sum():.12f} (exactly 1: shifting every i
 # grid of step ``dt`` and reports the first grid time with :math:`V \ge \vartheta`
 # (error in :math:`[0, dt)`), or, with ``interpolate="linear"``, where the chord of V over the last
 # step meets the threshold (error :math:`O(dt^2)`). The inputs here lie on every grid, so the
-# only error is the threshold's. The first call compiles Brian2's code (a few seconds).
+# only error is the threshold's. The first call on a machine compiles Brian2's Cython code (about
+# 20 s of CPU, a minute on a busy machine); Brian2 caches it for every later run.
 from fsnn_theory.brian import simulate_first_spikes
 
 dts = np.array([0.1, 0.05, 0.025, 0.0125])
