@@ -26,6 +26,11 @@ Provenance (what was checked against which text; details in each docstring):
   third-party formal (Lean) statements that cite the equations and pages of the arXiv PDFs.
 * Korhonen & Alistarh 2021: the abstract (NeurIPS proceedings page) only.
 * Yu, Yang, Zhu 2019: NOT checked against source text (recalled statement).
+
+Each :class:`Bound` carries that provenance as ``source_checked`` (verbatim / secondary /
+recalled). Bounds whose statement or explicit constants were not compared with the original
+text (Yu et al. 2019, SCAFFOLD's constants) are returned with ``rigorous=False``; so is QSGD
+Corollary 3.3 unless d is a perfect square (it needs s = sqrt(d) levels).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from fsnn_theory._validation import as_float_array, check_choice, check_int
 
 __all__ = [
     "BOUND_KINDS",
+    "SOURCE_CHECKED",
     "Bound",
     # FedAvg, strongly convex (Li et al. 2020)
     "li2020_step_size",
@@ -76,6 +82,7 @@ ArrayLike = Union[float, int, np.ndarray]
 Number = Union[float, np.ndarray]
 
 BOUND_KINDS = ("upper", "lower", "tight")
+SOURCE_CHECKED = ("verbatim", "secondary", "recalled")
 
 _LI2020 = (
     "Li, Huang, Yang, Wang, Zhang, 'On the Convergence of FedAvg on Non-IID Data', "
@@ -134,6 +141,11 @@ class Bound:
         comparing rates and slopes, and a measurement beyond them is not a violation.
     note:
         Anything a reader must know to compare ``value`` with a measurement.
+    source_checked:
+        How the implemented statement was checked against its source: ``"verbatim"`` (compared
+        with the original text; the docstring says where), ``"secondary"`` (read in a
+        third-party statement of it), ``"recalled"`` (not compared with any text), or None for
+        results that are not published elsewhere (the project's own bounds).
     """
 
     value: Number
@@ -142,9 +154,12 @@ class Bound:
     quantity: str
     rigorous: bool = True
     note: str = ""
+    source_checked: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, BOUND_KINDS)
+        if self.source_checked is not None:
+            check_choice("source_checked", self.source_checked, SOURCE_CHECKED)
         v = np.asarray(self.value, dtype=np.float64)
         if np.isnan(v).any():
             raise ValueError("value must not contain NaN")
@@ -399,6 +414,7 @@ def li2020_fedavg_bound(
         theorem=f"{_LI2020}, {theorem}",
         quantity="E[F(w_T)] - F*",
         note="T counts SGD steps (rounds = T / E); w_1 is the initial model",
+        source_checked="verbatim",
     )
 
 
@@ -522,6 +538,7 @@ def field_guide_fedavg_bound(
         kind="upper",
         theorem=_FIELD_GUIDE,
         quantity="E[(1/(tau T)) sum_{t,k} F(xbar^{t,k}) - F(x*)]",
+        source_checked="secondary",
         note="T counts rounds; floor eta*sigma2/M + 4 tau eta^2 L sigma2 + 18 tau^2 eta^2 L zeta^2",
     )
 
@@ -611,7 +628,7 @@ def yu2019_local_sgd_bound(
 
     Verification: NOT checked against the paper's text (no copy was found in the search
     corpora); the statement is the one recalled in the project's reference notes.
-    Treat constants as unverified.
+    Treat constants as unverified: ``rigorous=False``, ``source_checked="recalled"``.
 
     Source: Yu, Yang, Zhu, "Parallel Restarted SGD with Faster Convergence and Less
     Communication: Demystifying Why Model Averaging Works for Deep Learning", AAAI 2019,
@@ -625,6 +642,8 @@ def yu2019_local_sgd_bound(
         theorem=_YU2019,
         quantity="(1/T) sum_{t=1}^{T} E||grad f(xbar^{t-1})||^2",
         note="T counts iterations (rounds = T / I); constants not checked against source text",
+        rigorous=False,  # recalled statement: the value is not known to be the theorem's bound
+        source_checked="recalled",
     )
 
 
@@ -720,6 +739,8 @@ def scaffold_nonconvex_bound(
         theorem=_SCAFFOLD,
         quantity="(1/T) sum_{r=0}^{T-1} E||grad f(x^r)||^2",
         note="T counts rounds; constants from Appendix E.2 via a secondary formal statement",
+        rigorous=False,  # explicit constants checked against a secondary source only
+        source_checked="secondary",
     )
 
 
@@ -766,7 +787,7 @@ def qsgd_variance_bound(d: ArrayLike, s: ArrayLike, v_norm2: ArrayLike = 1.0) ->
     v_norm2 = _nonnegative("v_norm2", v_norm2)
     value = np.minimum(d / s**2, np.sqrt(d) / s) * v_norm2
     return Bound(value=value, kind="upper", theorem=f"{_QSGD}, Lemma 3.1 (ii)",
-                 quantity="E||Q_s(v) - v||_2^2")
+                 quantity="E||Q_s(v) - v||_2^2", source_checked="secondary")
 
 
 def qsgd_nonzeros_bound(d: ArrayLike, s: ArrayLike) -> Bound:
@@ -780,7 +801,7 @@ def qsgd_nonzeros_bound(d: ArrayLike, s: ArrayLike) -> Bound:
     d = _integer("d", d, 1).astype(np.float64)
     s = _integer("s", s, 1).astype(np.float64)
     return Bound(value=s * (s + np.sqrt(d)), kind="upper",
-                 theorem=f"{_QSGD}, Lemma 3.1 (iii)", quantity="E||Q_s(v)||_0")
+                 theorem=f"{_QSGD}, Lemma 3.1 (iii)", quantity="E||Q_s(v)||_0", source_checked="secondary")
 
 
 def qsgd_expected_bits_bound(d: ArrayLike, s: ArrayLike, elias_o1: ArrayLike = 0.0) -> Bound:
@@ -818,6 +839,7 @@ def qsgd_expected_bits_bound(d: ArrayLike, s: ArrayLike, elias_o1: ArrayLike = 0
         quantity="E[bits to communicate Q_s(v)]",
         rigorous=False,
         note="asymptotic: the o(1) term of the Elias code length is replaced by elias_o1",
+        source_checked="secondary",
     )
 
 
@@ -830,13 +852,19 @@ def qsgd_dense_bits_bound(d: ArrayLike) -> Bound:
     one sign bit, plus 32 bits for the norm; by Lemma 3.1 the variance is then at most
     :math:`\min(d/s^2, \sqrt d/s)\|v\|^2 = \|v\|^2`, so the second moment at most doubles.
     The corollary is stated for :math:`s = \sqrt d`, which needs d to be
-    a perfect square for an integer number of levels; d is not restricted here.
+    a perfect square for an integer number of levels; d is not restricted here, but the
+    result is ``rigorous=False`` unless every d is a perfect square.
 
     Verification and source as in :func:`qsgd_expected_bits_bound` (Corollary 3.3).
     """
-    d = _integer("d", d, 1).astype(np.float64)
+    d_int = _integer("d", d, 1)
+    square = np.round(np.sqrt(d_int)).astype(np.int64) ** 2 == d_int
+    d = d_int.astype(np.float64)
+    # the corollary needs s = sqrt(d) levels: only a perfect square d admits an integer s
     return Bound(value=2.8 * d + 32.0, kind="upper", theorem=f"{_QSGD}, Corollary 3.3",
-                 quantity="E[bits to communicate Q_sqrt(d)(v)]")
+                 quantity="E[bits to communicate Q_sqrt(d)(v)]", rigorous=bool(square.all()),
+                 note="" if square.all() else "d not a perfect square: s = sqrt(d) is not an integer",
+                 source_checked="secondary")
 
 
 # --------------------------------------------------------------------------------------
@@ -868,7 +896,7 @@ def k_contraction_bound(d: ArrayLike, k: ArrayLike, x_norm2: ArrayLike = 1.0) ->
     x_norm2 = _nonnegative("x_norm2", x_norm2)
     return Bound(value=(1.0 - k / d) * x_norm2, kind="upper",
                  theorem=f"{_MEMSGD}, Definition 2.1 (k-contraction)",
-                 quantity="E||x - comp_k(x)||^2")
+                 quantity="E||x - comp_k(x)||^2", source_checked="verbatim")
 
 
 def memsgd_step_size(t: ArrayLike, mu: ArrayLike, a: ArrayLike) -> Number:
@@ -976,7 +1004,8 @@ def stich2018_memsgd_bound(
         + 64.0 * T_ * (1.0 + 2.0 * L / mu) / (mu * S_T) * (4.0 * alpha / (alpha - 4.0)) * d**2 / k**2 * G**2
     )
     return Bound(value=value, kind="upper", theorem=f"{_MEMSGD}, Theorem 2.4",
-                 quantity="E[f(xbar_T)] - f*", note="T counts SGD steps; S_T exact")
+                 quantity="E[f(xbar_T)] - f*", note="T counts SGD steps; S_T exact",
+                 source_checked="verbatim")
 
 
 # --------------------------------------------------------------------------------------
@@ -1023,6 +1052,7 @@ def korhonen2021_communication_lower_bound(N: ArrayLike, d: ArrayLike, epsilon: 
         quantity="total bits communicated to reach additive error epsilon",
         rigorous=False,
         note="order bound: unspecified constant reported as 1 (log base 2)",
+        source_checked="verbatim",  # the abstract's statement only (see the docstring)
     )
 
 
