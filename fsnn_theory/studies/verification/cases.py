@@ -35,12 +35,11 @@ __all__ = [
     "qsgd_variance_case",
 ]
 
-LI_THEOREMS = {"full": "Li2020 Thm1 (full participation)", "I": "Li2020 Thm2 (scheme I)",
-               "II": "Li2020 Thm3 (scheme II)"}
+LI_THEOREMS = {"full": "Li2020 Thm1 full", "I": "Li2020 Thm2 sch. I", "II": "Li2020 Thm3 sch. II"}
 
 
 def _label(spec: str) -> str:
-    return spec.replace("dirichlet:", "Dir a=")
+    return spec.replace("dirichlet:", "Dir")
 
 
 def li2020_case(problem: ConvexProblem, partition_spec: str, scheme: str, local_steps: int, horizon: int,
@@ -94,8 +93,8 @@ def li2020_case(problem: ConvexProblem, partition_spec: str, scheme: str, local_
     ctl = local_sgd_gaps(problem, part, etas=etas_ctl, **kw)
     bound = bd.li2020_fedavg_bound(steps, E, c.L, c.mu, np.full(N, c.sigma2), c.G, c.Gamma, c.w1_dist2,
                                    part.weights, K=K, N=N, scheme=scheme)
-    config = (f"{_label(partition_spec)}, E={E}, N={N}" + (f", K={K}" if K else "")
-              + f", B={problem.setting.batch_size}, T={horizon}")
+    config = (f"{_label(partition_spec)} E={E} T={horizon}" + (f" K={K}" if K else "")
+              + f" N={N} B={problem.setting.batch_size}")
     control = f"step beta*mu={control_beta_mu:g} < 1 ({1 / control_beta_mu:g}x below the proof's limit)"
     return case_curves(theorem=LI_THEOREMS[scheme], bound=bound, rigor="proven", configuration=config,
                        steps=steps, run_values=run, initial=problem.initial_gap, constants=c.describe(),
@@ -162,8 +161,8 @@ def qsgd_variance_case(problem: ConvexProblem, partition_spec: str, levels: int,
         run.append(qsgd_expected_error(g, s) / n2)
         ctl.append(qsgd_expected_error(g, sc) / n2)
     bound = bd.qsgd_variance_bound(d, s)
-    return case_curves(theorem="QSGD Lemma 3.1(ii) variance per message", bound=bound, rigor="proven",
-                       configuration=f"d={d}, s={s}, {messages} messages ({_label(partition_spec)} clients)",
+    return case_curves(theorem="QSGD Lem3.1(ii) var/msg", bound=bound, rigor="proven",
+                       configuration=f"d={d} s={s} {messages} msgs {_label(partition_spec)}",
                        steps=np.arange(1, messages + 1), run_values=np.array([run]), initial=1.0,
                        constants="exact expectation over the quantiser; measured / ||v||^2",
                        control=f"s={sc} levels against the s={s} bound ({s / sc:g}x fewer levels)",
