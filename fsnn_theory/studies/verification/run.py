@@ -10,11 +10,12 @@ import pandas as pd
 from fsnn_theory._validation import check_choice
 from fsnn_theory.studies.verification.cases import li2020_case, qsgd_variance_case
 from fsnn_theory.studies.verification.problems import ConvexSetting, convex_problem
+from fsnn_theory.studies.verification.worst_case import field_guide_quadratic_case
 
 __all__ = ["MODES", "CASE_GROUPS", "verification_config", "case_list", "run_case", "run_verification"]
 
 MODES: tuple[str, ...] = ("quick", "full")
-CASE_GROUPS: tuple[str, ...] = ("li2020", "compression")
+CASE_GROUPS: tuple[str, ...] = ("li2020", "worst_case", "compression")
 
 
 def verification_config(mode: str) -> dict[str, Any]:
@@ -43,6 +44,8 @@ def verification_config(mode: str) -> dict[str, Any]:
         "li2020": {"cases": [{"scheme": s, "partition_spec": p, "local_steps": E, "horizon": H,
                               "control_beta_mu": bm} for s, p, E, H, bm in li],
                    "seeds": seeds, "clients_per_round": 5},
+        "worst_case": {"L": 1.0, "D": 10.0, "sigma2": 0.01, "M": 4, "local_steps": [1, 4],
+                       "rounds": 1000 if quick else 10000, "seeds": seeds, "control_eta_L": 1.9},
         "compression": {"partition": "iid", "qsgd_levels": 16, "qsgd_control_levels": 2,
                         "messages": 20},
     }
@@ -58,6 +61,12 @@ def case_list(config: dict[str, Any], groups: Sequence[str] = CASE_GROUPS) -> li
             out.append((key, "li2020", {**kw, "seeds": list(c["seeds"]),
                                         "clients_per_round": None if kw["scheme"] == "full"
                                         else c["clients_per_round"]}))
+    if "worst_case" in groups:
+        c = config["worst_case"]
+        for tau in c["local_steps"]:
+            out.append((f"fieldguide_quadratic_tau{tau}_T{c['rounds']}", "field_guide_quadratic",
+                        {"L": c["L"], "D": c["D"], "sigma2": c["sigma2"], "M": c["M"], "tau": tau,
+                         "rounds": c["rounds"], "seeds": list(c["seeds"]), "control_eta_L": c["control_eta_L"]}))
     if "compression" in groups:
         c = config["compression"]
         out.append(("qsgd_variance", "qsgd_variance", {"partition_spec": c["partition"], "levels": c["qsgd_levels"],
@@ -66,7 +75,8 @@ def case_list(config: dict[str, Any], groups: Sequence[str] = CASE_GROUPS) -> li
     return out
 
 
-_CASES = {"li2020": li2020_case, "qsgd_variance": qsgd_variance_case}
+_CASES = {"li2020": li2020_case, "qsgd_variance": qsgd_variance_case,
+          "field_guide_quadratic": lambda problem, **kw: field_guide_quadratic_case(**kw)}
 
 
 def run_case(problem, name: str, kwargs: dict) -> pd.DataFrame:
@@ -80,6 +90,8 @@ def run_verification(mode: str, progress: Callable[[Iterable, str], Iterable] | 
     """Run every case of ``verification_config(mode)`` (or the ``groups`` given); the curves."""
     cfg = verification_config(mode)
     wrap = progress if progress is not None else (lambda it, desc: it)
-    problem = convex_problem(ConvexSetting(**cfg["convex"]))
-    frames = [run_case(problem, name, kw) for key, name, kw in wrap(case_list(cfg, groups), "cases")]
+    cases = case_list(cfg, groups)
+    needs_problem = any(name != "field_guide_quadratic" for _, name, _ in cases)
+    problem = convex_problem(ConvexSetting(**cfg["convex"])) if needs_problem else None
+    frames = [run_case(problem, name, kw) for key, name, kw in wrap(cases, "cases")]
     return pd.concat(frames, ignore_index=True)
