@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -101,7 +102,8 @@ def wide_table(rows) -> str:
 
 def handler(args: argparse.Namespace) -> int:
     from fsnn_theory.files import write_csv_atomic
-    from fsnn_theory.studies.verification import rows_frame, rows_from_curves, run_verification
+    from fsnn_theory.studies.verification import rows_frame, rows_from_curves
+    from fsnn_theory.studies.verification import run as verification_run
 
     groups = tuple(dict.fromkeys(args.only)) if args.only else GROUPS
     t0 = time.perf_counter()
@@ -111,7 +113,7 @@ def handler(args: argparse.Namespace) -> int:
             print(f"[verify] {item[0]} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
             yield item
 
-    curves = run_verification(args.mode, progress=progress, groups=groups)
+    curves = verification_run.run_verification(args.mode, progress=progress, groups=groups)
     rows = rows_from_curves(curves)
     if args.out is not None:
         write_csv_atomic(rows_frame(rows), Path(args.out) / "verification_table.csv")
@@ -127,7 +129,9 @@ def handler(args: argparse.Namespace) -> int:
               "slope: d log(measured)/d log T; tight: median bound/measured (informative checkpoints)")
         for theorem in dict.fromkeys(r.theorem for r in rows):
             first = next(r for r in rows if r.theorem == theorem)
-            print(f"{theorem}: {first.source}\n    control: {first.control}")
+            print(textwrap.fill(f"{theorem}: {first.source}", WIDTH, subsequent_indent="    "))
+            print(textwrap.fill(f"control: {first.control}", WIDTH, initial_indent="    ",
+                                subsequent_indent="    "))
     failing = [r for r in rows if r.failing]
     print(f"[verify] {len(rows)} rows, {sum(r.checks for r in rows)} checks, "
           f"{sum(r.violations for r in rows)} violations, "
