@@ -26,9 +26,9 @@ _LI = {"Li2020 Thm1 full": "LiThmOne", "Li2020 Thm2 sch. I": "LiThmTwo", "Li2020
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.studies.verification import verification_config
+    from fsnn_theory.studies.verification import run as verification_run
 
-    cfg = verification_config(mode)
+    cfg = verification_run.verification_config(mode)
     return {"convex": cfg["convex"], "li2020": cfg["li2020"], "worst_case": cfg["worst_case"]}
 
 

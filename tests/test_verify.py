@@ -208,12 +208,24 @@ def test_experiments_run_and_plot(monkeypatch, tmp_path):
     from fsnn_theory.experiment import run_experiment
 
     monkeypatch.setattr(V, "verification_config", tiny_config)
-    for name in ("verify_strongly_convex", "rounds_vs_local_steps", "verify_nonconvex", "verify_compression"):
+    for name in ("rounds_vs_local_steps", "verify_nonconvex", "verify_compression"):
         result = run_experiment(experiments.get(name), "quick", tmp_path, quiet=True)
         assert (result.out_dir / "figure.png").is_file()
         data = pd.read_csv(result.out_dir / "data.csv")
         rows = V.verification_rows(data)
         assert all(r.violations == 0 for r in rows if r.rigorous), name
+    # on the new protocol (fsnn_theory.studies.verification)
+    from fsnn_theory.studies.verification import run as VR
+
+    monkeypatch.setattr(VR, "verification_config", _tiny_verification_config)
+    module = experiments.get("verify_strongly_convex")
+    result = run_experiment(module, "quick", tmp_path, quiet=True)
+    assert (result.out_dir / "figure.png").is_file()
+    data = pd.read_csv(result.out_dir / "data.csv")
+    rows = VN.rows_from_curves(data)
+    assert len(rows) == 2 and all(r.violations == 0 and r.control_caught for r in rows)
+    macros = module.numbers(data, result.config if hasattr(result, "config") else {})
+    assert macros["StronglyConvexViolations"][0] == 0 and macros["LiThmOneControlsCaught"][0] == 1
 
 
 # =============================================================================================
