@@ -574,3 +574,18 @@ def test_provenance_labels_are_honest():
     assert not B.qsgd_dense_bits_bound(np.array([64, 63])).rigorous
     with pytest.raises(ValueError, match="source_checked"):
         B.Bound(value=1.0, kind="upper", theorem="t", quantity="q", source_checked="read somewhere")
+
+
+def test_ef21_by_hand():
+    # alpha = 1/4: theta = 1 - sqrt(3)/2, beta = (3/4)/theta, sqrt(beta/theta) = sqrt(3)/2 / theta
+    theta = 1 - math.sqrt(3) / 2
+    limit = 1 / (2.0 + 3.0 * (math.sqrt(3) / 2) / theta)
+    assert B.ef21_step_limit(2.0, 3.0, 0.25) == pytest.approx(limit, rel=1e-14)
+    b = B.ef21_bound(T=[10, 20], gamma=limit, L=2.0, L_tilde=3.0, alpha=0.25, f0_gap=5.0, G0=0.3)
+    np.testing.assert_allclose(b.value, [2 * 5 / (limit * 10) + 0.3 / (theta * 10),
+                                         2 * 5 / (limit * 20) + 0.3 / (theta * 20)], rtol=1e-14)
+    assert b.kind == "upper" and b.source_checked == "recalled" and not b.rigorous
+    with pytest.raises(ValueError, match="gamma must be <="):
+        B.ef21_bound(T=1, gamma=1.01 * limit, L=2.0, L_tilde=3.0, alpha=0.25, f0_gap=1.0)
+    with pytest.raises(ValueError, match="alpha must lie in"):
+        B.ef21_step_limit(1.0, 1.0, 0.0)

@@ -382,7 +382,8 @@ def _tiny_verification_config(mode):
                               "control_beta_mu": 0.25}], "seeds": [0, 1, 2], "clients_per_round": 2},
         "worst_case": {"L": 1.0, "D": 10.0, "sigma2": 0.01, "M": 2, "local_steps": [1], "rounds": 200,
                        "seeds": [0, 1, 2], "control_eta_L": 1.9},
-        "compression": {"partition": "iid", "qsgd_levels": 16, "qsgd_control_levels": 2, "messages": 5},
+        "compression": {"partition": "iid", "qsgd_levels": 16, "qsgd_control_levels": 2, "messages": 5,
+                        "ef21_k_fraction": 0.25, "ef21_horizon": 200},
     }
 
 
@@ -393,14 +394,14 @@ def test_cli_json_schema_and_narrow_table(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(VR, "verification_config", _tiny_verification_config)
     assert cli.main(["verify", "--quick", "--json", "--out", str(tmp_path)]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
-    assert len(rows) == 3
+    assert len(rows) == 4
     required = {"theorem", "kind", "rigor", "source_checked", "configuration", "instance", "seeds", "checks",
                 "violations", "informative_fraction", "control", "control_caught", "slope_predicted",
                 "slope_measured", "rate_consistent", "median_tightness", "worst_tightness", "verdict"}
     for r in rows:
         assert required <= set(r) and r["rigor"] in ("proven", "empirical")
     assert {r["instance"] for r in rows} == {"model", "worst_case"}
-    assert len(pd.read_csv(tmp_path / "verification_table.csv")) == 3
+    assert len(pd.read_csv(tmp_path / "verification_table.csv")) == 4
     # the table rebuilt from the written curves is the same table
     again = VN.rows_from_curves(pd.read_csv(tmp_path / "verification_curves.csv"))
     assert [r.as_dict() for r in again] == rows
@@ -425,3 +426,25 @@ def test_cli_exit_code_on_proven_violation_or_uncaught_control(monkeypatch, caps
                             lambda mode, progress=None, groups=(), c=curves(run_value, control_value, rigor): c)
         assert cli.main(["verify", "--quick", "--json"]) == code, (run_value, control_value, rigor)
         capsys.readouterr()
+
+
+def test_top_k_rows_by_hand():
+    from fsnn_theory.studies.verification.ef21 import top_k_rows
+
+    V = np.array([[3.0, -5.0, 1.0, 4.0], [0.0, 2.0, -2.0, 1.0]])
+    np.testing.assert_array_equal(top_k_rows(V, 2), [[0.0, -5.0, 0.0, 4.0], [0.0, 2.0, -2.0, 0.0]])
+
+
+def test_ef21_control_flagged_while_run_is_not(new_problem):
+    from fsnn_theory.studies.verification.ef21 import ef21_case, ef21_gradient_norms
+
+    (row,) = VN.rows_from_curves(ef21_case(new_problem, "iid", 0.25, 400))
+    assert row.seeds == 1 and row.violations == 0 and row.informative_fraction >= 0.5
+    assert row.control_caught and row.source_checked == "recalled"
+    # with k = d EF21 is gradient descent: ||grad f||^2 decreases monotonically at a step <= 1/L
+    part = partition_from_spec(new_problem.y, 4, "iid")
+    d = new_problem.model.n_params
+    gd = ef21_gradient_norms(new_problem, part, d, 0.1, 50)
+    plain = ef21_gradient_norms(new_problem, part, d, 0.1, 50, error_feedback=False)
+    np.testing.assert_allclose(gd, plain, rtol=1e-12)
+    assert np.all(np.diff(gd) < 0)

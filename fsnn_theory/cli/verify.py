@@ -10,7 +10,7 @@ bound), each with a *negative control* that breaks one computed hypothesis of th
 must be flagged. Groups: ``li2020`` (FedAvg on the strongly convex model, Li et al. 2020 Theorems
 1-3, every constant certified), ``worst_case`` (the Field Guide's Theorem 1 on the noisy
 quadratic, where its first term is attained up to 2 - eta L) and ``compression`` (QSGD Lemma 3.1
-(ii), exact expectations).
+(ii), exact expectations; EF21 Theorem 1 with top-k, multi-client, deterministic).
 
 The plain table fits 100 columns (``--wide``: every column). ``--json`` prints one JSON object per
 row on stdout (the fields of `fsnn_theory.studies.verification.table.VerificationRow`: theorem,

@@ -9,6 +9,7 @@ import pandas as pd
 
 from fsnn_theory._validation import check_choice
 from fsnn_theory.studies.verification.cases import li2020_case, qsgd_variance_case
+from fsnn_theory.studies.verification.ef21 import ef21_case
 from fsnn_theory.studies.verification.problems import ConvexSetting, convex_problem
 from fsnn_theory.studies.verification.worst_case import field_guide_quadratic_case
 
@@ -47,7 +48,7 @@ def verification_config(mode: str) -> dict[str, Any]:
         "worst_case": {"L": 1.0, "D": 10.0, "sigma2": 0.01, "M": 4, "local_steps": [1, 4],
                        "rounds": 1000 if quick else 10000, "seeds": seeds, "control_eta_L": 1.9},
         "compression": {"partition": "iid", "qsgd_levels": 16, "qsgd_control_levels": 2,
-                        "messages": 20},
+                        "messages": 20, "ef21_k_fraction": 0.25, "ef21_horizon": 2000 if quick else 20000},
     }
 
 
@@ -72,10 +73,13 @@ def case_list(config: dict[str, Any], groups: Sequence[str] = CASE_GROUPS) -> li
         out.append(("qsgd_variance", "qsgd_variance", {"partition_spec": c["partition"], "levels": c["qsgd_levels"],
                                                          "control_levels": c["qsgd_control_levels"],
                                                          "messages": c["messages"]}))
+        out.append((f"ef21_T{c['ef21_horizon']}", "ef21", {"partition_spec": c["partition"],
+                                                            "k_fraction": c["ef21_k_fraction"],
+                                                            "horizon": c["ef21_horizon"]}))
     return out
 
 
-_CASES = {"li2020": li2020_case, "qsgd_variance": qsgd_variance_case,
+_CASES = {"li2020": li2020_case, "qsgd_variance": qsgd_variance_case, "ef21": ef21_case,
           "field_guide_quadratic": lambda problem, **kw: field_guide_quadratic_case(**kw)}
 
 
