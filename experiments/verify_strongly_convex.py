@@ -9,7 +9,8 @@ proven bound (rigor "proven"). Measured F(w_T) - F* at 20 log-spaced checkpoints
 seeds (20 in full mode) with a 95 % interval. Each row has a negative control (the step schedule
 beta/(gamma+t) with beta*mu below the proof's limit 1) that must be flagged. Plus the Field
 Guide's Theorem 1 on the noisy quadratic where its first term is attained up to 2 - eta L
-(instance "worst_case"). Figure: measured seed mean (solid, with its interval), control (dotted)
+(instance "worst_case"), and EF21's Theorem 1 (multi-client top-k with error feedback, statement
+recalled) on the same model, whose control is top-k without error feedback. Figure: measured seed mean (solid, with its interval), control (dotted)
 and bound (dashed) per row; the informative region is where the bound is below the initial value
 (grey line).
 """
@@ -19,24 +20,25 @@ from __future__ import annotations
 import pandas as pd
 
 NAME = "verify_strongly_convex"
-TITLE = "Li et al. 2020 Thms 1-3 (certified constants) and the Field Guide Thm 1 (worst case) with controls"
+TITLE = "Li et al. 2020 Thms 1-3, Field Guide Thm 1 (worst case), EF21 Thm 1: bounds vs runs with controls"
 
 _LI = {"Li2020 Thm1 full": "LiThmOne", "Li2020 Thm2 sch. I": "LiThmTwo", "Li2020 Thm3 sch. II": "LiThmThree",
-       "FieldGuide Thm1 w.c.": "FieldGuideWorstCase"}
+       "FieldGuide Thm1 w.c.": "FieldGuideWorstCase", "EF21 Thm1 top-k": "EFTwentyOne"}
 
 
 def config(mode: str) -> dict:
     from fsnn_theory.studies.verification import run as verification_run
 
     cfg = verification_run.verification_config(mode)
-    return {"convex": cfg["convex"], "li2020": cfg["li2020"], "worst_case": cfg["worst_case"]}
+    return {"convex": cfg["convex"], "li2020": cfg["li2020"], "worst_case": cfg["worst_case"],
+            "compression": cfg["compression"]}
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
     from fsnn_theory.studies.verification import case_list, rows_from_curves, run_case
     from fsnn_theory.studies.verification.problems import ConvexSetting, convex_problem
 
-    cases = case_list(config, ("li2020", "worst_case"))
+    cases = [c for c in case_list(config, ("li2020", "worst_case", "compression")) if c[1] != "qsgd_variance"]
     problem = convex_problem(ConvexSetting(**config["convex"]))
     frames = [ctx.cached(key, lambda name=name, kw=kw: run_case(problem, name, kw))
               for key, name, kw in ctx.progress(cases, desc="cases")]

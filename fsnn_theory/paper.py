@@ -1149,7 +1149,7 @@ def best_local_steps(output: ExperimentOutput, column: str) -> int:
 # spine collects every experiment's numbers() itself.
 STRONGLY_CONVEX_MACROS: tuple[str, ...] = tuple(
     f"{stem}{suffix}"
-    for stem in ("LiThmOne", "LiThmTwo", "LiThmThree", "FieldGuideWorstCase")
+    for stem in ("LiThmOne", "LiThmTwo", "LiThmThree", "FieldGuideWorstCase", "EFTwentyOne")
     for suffix in ("Rows", "Checks", "Violations", "InformativeMin", "ControlsCaught", "Seeds", "MedianTightness",
                    "WorstTightness", "SlopeMax")
 ) + ("StronglyConvexViolations", "StronglyConvexRows")

@@ -249,7 +249,7 @@ def _strongly_convex(rng, cfg):
 
     frames = []
     spec = [(LI_THEOREMS["full"], "iid", 0), (LI_THEOREMS["full"], "Dir", 1), (LI_THEOREMS["I"], "Dir", 0),
-            (LI_THEOREMS["II"], "iid", 0), ("FieldGuide Thm1 w.c.", "quadratic", 0)]
+            (LI_THEOREMS["II"], "iid", 0), ("FieldGuide Thm1 w.c.", "quadratic", 0), ("EF21 Thm1 top-k", "iid", 0)]
     steps = np.arange(1, 11) * 10
     for theorem, config, violations in spec:
         run = rng.uniform(0.5, 2.0, size=(3, 10)) * 100.0 / steps
@@ -596,7 +596,7 @@ def test_verification_tightness_and_violations(built):
             assert_printed(macros, f"{stem}MedianTightness", median, significant=3)
     d = frames["verify_strongly_convex"]
     stems = {"Li2020 Thm1 full": "LiThmOne", "Li2020 Thm2 sch. I": "LiThmTwo", "Li2020 Thm3 sch. II": "LiThmThree",
-             "FieldGuide Thm1 w.c.": "FieldGuideWorstCase"}
+             "FieldGuide Thm1 w.c.": "FieldGuideWorstCase", "EF21 Thm1 top-k": "EFTwentyOne"}
     for theorem, stem in stems.items():
         runs = d[(d["theorem"] == theorem) & (d["variant"] == "run")]
         medians = []

@@ -223,7 +223,7 @@ def test_experiments_run_and_plot(monkeypatch, tmp_path):
     assert (result.out_dir / "figure.png").is_file()
     data = pd.read_csv(result.out_dir / "data.csv")
     rows = VN.rows_from_curves(data)
-    assert len(rows) == 2 and all(r.violations == 0 and r.control_caught for r in rows)
+    assert len(rows) == 3 and all(r.violations == 0 and r.control_caught for r in rows)
     macros = module.numbers(data, result.config if hasattr(result, "config") else {})
     assert macros["StronglyConvexViolations"][0] == 0 and macros["LiThmOneControlsCaught"][0] == 1
 
