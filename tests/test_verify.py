@@ -448,3 +448,20 @@ def test_ef21_control_flagged_while_run_is_not(new_problem):
     plain = ef21_gradient_norms(new_problem, part, d, 0.1, 50, error_feedback=False)
     np.testing.assert_allclose(gd, plain, rtol=1e-12)
     assert np.all(np.diff(gd) < 0)
+
+
+def test_lower_bounds_get_a_verdict_not_violations():
+    from fsnn_theory.theory.bounds import Bound
+
+    b = Bound(value=np.full(4, 1.0), kind="lower", theorem="L", quantity="q", source_checked="secondary")
+
+    def row(values):
+        c = VN.curves.case_curves(theorem="L", bound=b, rigor="proven", configuration="c", steps=np.arange(1, 5),
+                                  run_values=values, initial=10.0, constants="")
+        (r,) = VN.rows_from_curves(c)
+        return r
+
+    above = row(np.array([[2.0, 3.0, 2.0, 5.0], [2.2, 3.1, 2.1, 4.0]]))
+    assert above.verdict == "consistent" and above.kind == "lower" and not above.failing
+    below = row(np.array([[0.5, 3.0, 2.0, 5.0], [0.6, 3.1, 2.1, 4.0]]))  # whole interval below at step 1
+    assert below.verdict == "inconsistent" and below.failing
