@@ -463,5 +463,7 @@ def test_lower_bounds_get_a_verdict_not_violations():
 
     above = row(np.array([[2.0, 3.0, 2.0, 5.0], [2.2, 3.1, 2.1, 4.0]]))
     assert above.verdict == "consistent" and above.kind == "lower" and not above.failing
-    below = row(np.array([[0.5, 3.0, 2.0, 5.0], [0.6, 3.1, 2.1, 4.0]]))  # whole interval below at step 1
+    below = row(np.array([[0.5, 3.0, 2.0, 5.0], [0.5, 3.1, 2.1, 4.0]]))  # whole interval below at step 1
+    wide = row(np.array([[0.5, 3.0, 2.0, 5.0], [1.4, 3.1, 2.1, 4.0]]))  # mean below, interval reaches it
+    assert wide.verdict == "consistent"
     assert below.verdict == "inconsistent" and below.failing
