@@ -129,9 +129,9 @@ def handler(args: argparse.Namespace) -> int:
               "slope: d log(measured)/d log T; tight: median bound/measured (informative checkpoints)")
         for theorem in dict.fromkeys(r.theorem for r in rows):
             first = next(r for r in rows if r.theorem == theorem)
+            controls = "; ".join(dict.fromkeys(r.control or "none" for r in rows if r.theorem == theorem))
             print(textwrap.fill(f"{theorem}: {first.source}", WIDTH, subsequent_indent="    "))
-            print(textwrap.fill(f"control: {first.control}", WIDTH, initial_indent="    ",
-                                subsequent_indent="    "))
+            print(textwrap.fill(f"control: {controls}", WIDTH, initial_indent="    ", subsequent_indent="    "))
     failing = [r for r in rows if r.failing]
     print(f"[verify] {len(rows)} rows, {sum(r.checks for r in rows)} checks, "
           f"{sum(r.violations for r in rows)} violations, "
