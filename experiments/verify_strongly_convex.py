@@ -77,6 +77,9 @@ def numbers(data: pd.DataFrame, config: dict) -> dict:
         slopes = [r.slope_measured for r in rs if r.slope_measured is not None]
         if slopes:
             out[f"{stem}SlopeMax"] = (max(slopes), "{:.2f}", f"{theorem}: shallowest measured slope in T")
+            out[f"{stem}SlopeMin"] = (min(slopes), "{:.2f}", f"{theorem}: steepest measured slope in T")
+        out[f"{stem}RatesConsistent"] = (sum(r.rate_consistent is True for r in rs), "{:d}",
+                                         f"{theorem}: rows whose slope interval is within the predicted + 0.1")
     out["StronglyConvexViolations"] = (sum(r.violations for r in rows), "{:d}", "violations, all rows")
     out["StronglyConvexRows"] = (len(rows), "{:d}", "rows, all theorems")
     return out

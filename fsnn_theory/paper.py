@@ -1151,7 +1151,7 @@ STRONGLY_CONVEX_MACROS: tuple[str, ...] = tuple(
     f"{stem}{suffix}"
     for stem in ("LiThmOne", "LiThmTwo", "LiThmThree", "FieldGuideWorstCase", "EFTwentyOne")
     for suffix in ("Rows", "Checks", "Violations", "InformativeMin", "ControlsCaught", "Seeds", "MedianTightness",
-                   "WorstTightness", "SlopeMax")
+                   "WorstTightness", "SlopeMax", "SlopeMin", "RatesConsistent")
 ) + ("StronglyConvexViolations", "StronglyConvexRows")
 
 
