@@ -246,16 +246,28 @@ def _checks(rng, theorem, kind, n, violations=0, nan_bounds=0, configuration="cf
 
 
 def _strongly_convex(rng, cfg):
-    from fsnn_theory.studies.verify import LI_THEOREMS
+    """Curves (fsnn_theory.studies.verification.curves) of five rows, 3 seeds x 10 checkpoints each;
+    the Dir row of Theorem 1 has one violation (interval above the bound at its last checkpoint)."""
+    from fsnn_theory.studies.verification.cases import LI_THEOREMS
+    from fsnn_theory.studies.verification.curves import case_curves
+    from fsnn_theory.theory.bounds import Bound
 
-    frames = [_checks(rng, LI_THEOREMS["full"], "upper", 7, configuration="iid"),
-              _checks(rng, LI_THEOREMS["full"], "upper", 5, violations=1, configuration="Dir a=0.1"),
-              _checks(rng, LI_THEOREMS["I"], "upper", 6), _checks(rng, LI_THEOREMS["II"], "upper", 6),
-              _checks(rng, "FieldGuide Thm1 (convex, constant step)", "upper", 4, nan_bounds=1)]
-    data = pd.concat(frames, ignore_index=True)
-    data["local_steps"] = 1
-    data["partition"] = "iid"
-    return data
+    frames = []
+    spec = [(LI_THEOREMS["full"], "iid", 0), (LI_THEOREMS["full"], "Dir", 1), (LI_THEOREMS["I"], "Dir", 0),
+            (LI_THEOREMS["II"], "iid", 0), ("FieldGuide Thm1 w.c.", "quadratic", 0), ("EF21 Thm1 top-k", "iid", 0)]
+    steps = np.arange(1, 11) * 10
+    for theorem, config, violations in spec:
+        run = rng.uniform(0.5, 2.0, size=(3, 10)) * 100.0 / steps
+        bound = run.mean(axis=0) * rng.uniform(2, 1e4, size=10)
+        if violations:
+            bound[-1] = 0.1 * run.min(axis=0)[-1]
+        control = run * 1e6
+        b = Bound(value=bound, kind="upper", theorem="a source", quantity="q", source_checked="verbatim")
+        frames.append(case_curves(theorem=theorem, bound=b, rigor="proven", configuration=config, steps=steps,
+                                  run_values=run, initial=float(np.median(bound)), constants="c",
+                                  control="ctl", control_values=control, slope_predicted=-1.0,
+                                  instance="worst_case" if theorem.startswith("Field") else "model"))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _rounds(rng, cfg):
@@ -614,7 +626,8 @@ def _tightness(rows: pd.DataFrame) -> tuple[int, int, float]:
     return len(rows), wrong, median
 
 
-VERIFICATION_MODULES = (verify_strongly_convex, rounds_vs_local_steps, verify_nonconvex, verify_compression)
+# verify_strongly_convex has its own row format (curves with seed intervals): checked below.
+VERIFICATION_MODULES = (rounds_vs_local_steps, verify_nonconvex, verify_compression)
 
 
 def test_verification_tightness_and_violations(built):
@@ -626,8 +639,21 @@ def test_verification_tightness_and_violations(built):
             assert macros[f"{stem}Checks"] == f"{checks:,}".replace(",", "{,}")
             assert macros[f"{stem}Violations"] == str(violations)
             assert_printed(macros, f"{stem}MedianTightness", median, significant=3)
+    d = frames["verify_strongly_convex"]
+    stems = {"Li2020 Thm1 full": "LiThmOne", "Li2020 Thm2 sch. I": "LiThmTwo", "Li2020 Thm3 sch. II": "LiThmThree",
+             "FieldGuide Thm1 w.c.": "FieldGuideWorstCase", "EF21 Thm1 top-k": "EFTwentyOne"}
+    for theorem, stem in stems.items():
+        runs = d[(d["theorem"] == theorem) & (d["variant"] == "run")]
+        medians = []
+        for _, g in runs.groupby("configuration"):
+            informative = g[g["bound"] < g["initial"]]
+            medians.append(float(np.median(informative["bound"] / informative["mean"])))
+        assert macros[f"{stem}Checks"] == str(len(runs))
+        assert macros[f"{stem}Rows"] == str(runs["configuration"].nunique())
+        assert macros[f"{stem}ControlsCaught"] == macros[f"{stem}Rows"]  # controls far above every bound
+        assert_printed(macros, f"{stem}MedianTightness", float(np.median(medians)), significant=3)
     assert macros["LiThmOneViolations"] == "1" and macros["StronglyConvexViolations"] == "1"
-    assert macros["FieldGuideChecks"] == "3"  # the NaN bound is not a check
+    assert macros["LiThmTwoViolations"] == "0"
     assert macros["YuPreconditionFailures"] == "2"
     r = frames["rounds_vs_local_steps"]
     assert macros["RoundsMeasuredEFifty"] == r"$\infty$"  # never reached within the budget
@@ -760,7 +786,8 @@ def test_every_number_macro_used_by_the_paper_is_written(built):
     theorem_macros = {f"{macro_stem(t)}{part}" for t in paper.PAPER_THEOREMS for part in THEOREM_PARTS}
     assert used, "the paper quotes numbers through numbers.tex"
     assert used <= set(macros) | theorem_macros, f"macros that nothing writes: {sorted(used - set(macros) - theorem_macros)}"
-    assert {"ResultsMode", "YinYangTestAccuracy", "OrderNLIFCubic", "LiThmOneMedianTightness"} <= used
+    assert {"ResultsMode", "YinYangTestAccuracy", "OrderNLIFCubic", "LiThmOneMedianTightness",
+            "FieldGuideWorstCaseMedianTightness"} <= used
     # every theorem's title and statement come from its generated file, none is typed in the TeX
     assert {f"{macro_stem(t)}{part}" for t in paper.PAPER_THEOREMS for part in ("Title", "Statement")} <= used
     for t in paper.PAPER_THEOREMS:

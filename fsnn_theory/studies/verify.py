@@ -187,6 +187,8 @@ def rows_frame(rows: Sequence[VerificationRow]) -> pd.DataFrame:
 
 def _checks(theorem: str, bound: bd.Bound | None, kind: str, rigorous: bool, configuration: str, seed: int,
             steps, measured, bound_values, constants: str, note: str = "", **extra) -> pd.DataFrame:
+    if bound is not None and bound.kind != kind:  # the Bound says what it is; a literal may not contradict it
+        raise ValueError(f"kind must be the bound's own kind {bound.kind!r} for {theorem!r}, got {kind!r}")
     steps = np.atleast_1d(np.asarray(steps))
     df = pd.DataFrame({
         "theorem": theorem,
@@ -266,6 +268,9 @@ def convex_problem(setting: ConvexSetting) -> ConvexProblem:
     model = LogisticRegressionModel(setting.hidden, ds.n_classes, l2=setting.l2)
     mu = est.logreg_strong_convexity(model)
     opt = est.model_optimum(model, fds.train.X, fds.train.y, mu.value)
+    # the record is cached and shared: its arrays must not change under a later caller
+    for arr in (fds.train.X, fds.train.y, fds.test.X, fds.test.y, opt.params):
+        arr.flags.writeable = False
     return ConvexProblem(setting, model, fds.train, fds.test, opt, mu)
 
 
