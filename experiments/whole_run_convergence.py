@@ -83,10 +83,10 @@ def config(mode: str) -> dict:
         "local_steps": 2,
         "batch_size": 32 if quick else 64,
         "directions": 32 if quick else 64,
-        "sigma": 3.0,
+        "sigma": 2.0,
         "xi": 0.1,
         "t_max": 3.0,
-        "eval_directions": 16 if quick else 64,
+        "eval_directions": 32 if quick else 64,
         "delta_directions": 1000 if quick else 4000,
         "step_factor": 1.0,
     }
