@@ -186,7 +186,7 @@ def numbers(data: pd.DataFrame, cfg: dict) -> dict:
         "WholeRunLossRange": (c["M"], "{:.3g}", MACROS["WholeRunLossRange"]),
         "WholeRunL": (c["L"], "{:.3g}", MACROS["WholeRunL"]),
         "WholeRunOracleVar": (c["var"], "{:.3g}", MACROS["WholeRunOracleVar"]),
-        "WholeRunStep": (float(data["gamma"].iloc[0]), "{:.2e}", MACROS["WholeRunStep"]),
+        "WholeRunStep": (float(data["gamma"].iloc[0]), "{:.3g}", MACROS["WholeRunStep"]),
         "WholeRunStepTimesL": (float(data["gamma_L"].iloc[0]), "{:.3g}", MACROS["WholeRunStepTimesL"]),
         "WholeRunHypothesisRows": (int(data["hypothesis_holds"].sum()), "{:d}", MACROS["WholeRunHypothesisRows"]),
         "WholeRunRows": (len(data), "{:d}", MACROS["WholeRunRows"]),

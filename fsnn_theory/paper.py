@@ -84,6 +84,7 @@ PAPER_THEOREMS: tuple[str, ...] = (
     "no_global_lipschitz",
     "clock_driven_error",
     "federated_ttfs_convergence",
+    "smoothed_federated_convergence",
     "spike_causal_communication",
 )
 
@@ -801,6 +802,24 @@ def _ttfs_check_numbers() -> list[PaperNumber]:
     ]
 
 
+def _experiment_module_numbers(name: str) -> list[PaperNumber]:
+    """The numbers an experiment module declares itself: ``MACROS`` (macro -> meaning) and
+    ``numbers(data, config) -> {macro: (value, format string, meaning)}`` (the experiment owns its macros)."""
+    import importlib
+
+    module = importlib.import_module(f"experiments.{name}")
+
+    def compute(output: ExperimentOutput, macro: str):
+        return module.numbers(output.data, output.config)[macro]
+
+    def fmt(entry) -> str:
+        value, form, _ = entry
+        return fmt_text(form.format(value))
+
+    return [PaperNumber(macro, name, meaning, partial(compute, macro=macro), fmt)
+            for macro, meaning in module.MACROS.items()]
+
+
 # --------------------------------------------------------------------------------------------
 # spike_causal_density: Theorem 4 measured
 # --------------------------------------------------------------------------------------------
@@ -1218,6 +1237,7 @@ def _paper_numbers() -> tuple[PaperNumber, ...]:
     numbers += _energy_numbers()
     numbers += _regularity_numbers()
     numbers += _ttfs_check_numbers()
+    numbers += _experiment_module_numbers("whole_run_convergence")
     numbers += _spike_causal_density_numbers()
     numbers += [
         PaperNumber("ProofChecksProofs", "proof_checks", "proofs checked", proof_count, fmt_int),

@@ -67,8 +67,18 @@ STEPS = S.ProofSteps()
 step = STEPS.step
 
 
+_MOMENTS: dict[int, sp.Expr] = {}
+
+
 def _gauss_mean(expr: sp.Expr) -> sp.Expr:
-    return sp.integrate(expr * phi(z), (z, -sp.oo, sp.oo))
+    """E over Z ~ N(0, 1) of a polynomial in z: each moment E Z^k integrated once by sympy."""
+    poly = sp.Poly(sp.expand(expr), z)
+    total = sp.Integer(0)
+    for (k,), coeff in poly.terms():
+        if k not in _MOMENTS:
+            _MOMENTS[k] = sp.integrate(z**k * phi(z), (z, -sp.oo, sp.oo))
+        total += coeff * _MOMENTS[k]
+    return sp.expand(total)
 
 
 @step

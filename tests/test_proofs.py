@@ -175,3 +175,34 @@ def test_mutations_spike_causal_communication(checks, monkeypatch):
                                                                                   / sp.Symbol("b", positive=True)),
                  "step_uniform_example")
     mutate_claim(monkeypatch, m, "bitmap_crossover", sp.Rational(31, 32), "step_bits")
+
+
+def test_mutations_smoothed_federated_convergence(checks, monkeypatch):
+    """Each claim of Theorem 5 is caught by the step that derives it (table in the check's docstring)."""
+    m = checks["check_smoothed_federated_convergence"]
+    sig, M, Lc, G2, V, gam, I, R, Dl, P2 = (m.sig, m.M, m.Lc, m.G2, m.V, m.gam, m.I, m.R, m.Dl, m.P2)
+    mutate_claim(monkeypatch, m, "abs_mean", 1 / sp.sqrt(sp.pi), "step_gaussian_moments")
+    mutate_claim(monkeypatch, m, "chi2_dev", 2 * m.phi(1), "step_gaussian_moments")
+    mutate_claim(monkeypatch, m, "grad_weight", (m.y - m.w) / sig * m.phi_s(m.y - m.w), "step_gaussian_derivatives")
+    mutate_claim(monkeypatch, m, "hess_weight", (m.y - m.w) ** 2 / sig**4 * m.phi_s(m.y - m.w), "step_gaussian_derivatives")
+    mutate_claim(monkeypatch, m, "G_smooth", M / (sig * sp.sqrt(sp.pi)), "step_bounds_attained")
+    mutate_claim(monkeypatch, m, "L", m.phi(1) * M / sig**2, "step_bounds_attained")
+    mutate_claim(monkeypatch, m, "drift_sum", I**3 / 3, "step_drift")
+    mutate_claim(monkeypatch, m, "step_condition", 2 / Lc, "step_descent")
+    mutate_claim(monkeypatch, m, "average_all", m.CLAIMS["average_all"] - Dl / (gam * m.T), "step_assembly")
+    # the bound without the factor 2 of the round conversion (4 Delta -> 2 Delta)
+    mutate_claim(monkeypatch, m, "bound", m.CLAIMS["bound"] - 2 * Dl / (gam * R * I), "step_assembly")
+    # the drift term with Yu et al.'s 4 I^2 instead of the derived (2/3)(I-1)(2I-1)
+    yu_like = 4 * Dl / (gam * R * I) + 4 * Lc**2 * gam**2 * G2 * I**2 + 2 * Lc * gam * V * P2
+    mutate_claim(monkeypatch, m, "bound", yu_like, "step_assembly")
+    mutate_claim(monkeypatch, m, "cubic", m.CLAIMS["cubic"] + gam, "step_step_size")
+
+
+def test_mutated_smoothing_code_is_caught(checks, monkeypatch):
+    from fsnn_theory.theory import smoothing as SM
+
+    m = checks["check_smoothed_federated_convergence"]
+    real = SM.smoothed_smoothness
+    monkeypatch.setattr(SM, "smoothed_smoothness", lambda M, s: 1.01 * real(M, s))
+    with pytest.raises(AssertionError):
+        m.step_numeric_match()

@@ -159,6 +159,25 @@ def _federated(p: dict) -> list[tuple[str, str, float]]:
             ("(1/T) sum E||grad f||^2 <=", b.kind, b.value)]
 
 
+def _smoothed(p: dict) -> list[tuple[str, str, float]]:
+    from fsnn_theory.theory import smoothing as SM
+
+    lo, hi = SM.ttfs_cross_entropy_range(int(p["K"]), p["t_max"], p["tau_xi"])
+    M, sigma = hi - lo, p["sigma"]
+    L = SM.smoothed_smoothness(M, sigma)
+    var = SM.two_point_oracle_variance(M, sigma, int(p["d"]), int(p["m"]), int(p["B"]))
+    G2 = SM.smoothed_gradient_bound(M, sigma) ** 2 + var
+    N, I, R, delta = int(p["N"]), int(p["I"]), int(p["R"]), p["Delta"]
+    gamma = p["gamma"] if p["gamma"] != "auto" else SM.smoothed_local_sgd_step_size(delta, L, G2, var, I, R, 1.0 / N)
+    if not 0 < gamma <= 1.0 / L:
+        raise ValueError(f"gamma must be in (0, 1/L] = (0, {1.0 / L:.6g}] (Theorem 5's condition), got {gamma}")
+    bound = SM.smoothed_local_sgd_bound(delta, L, G2, var, gamma, I, R, 1.0 / N)
+    return [("loss range M", "tight", M), ("L = 2 phi(1) M / sigma^2", "tight", L),
+            ("sup ||grad f_sigma||^2 = M^2/(2 pi sigma^2)", "tight", SM.smoothed_gradient_bound(M, sigma) ** 2),
+            ("oracle variance sigma_v^2 <=", "upper", var), ("step gamma", "value", gamma),
+            ("(1/R) sum_r E||grad f(x_rI)||^2 <=", "upper", bound)]
+
+
 def _communication(p: dict) -> list[tuple[str, str, float]]:
     from fsnn_theory.theory import bounds
     from fsnn_theory.theory import regularity as R
@@ -255,7 +274,7 @@ THEOREMS: dict[str, Theorem] = {
         ),
         Theorem(
             "federated_ttfs_convergence",
-            "Theorem 3: local SGD / FedAvg (IID) for one spiking layer on the margin set",
+            "Theorem 3 (conditional; superseded by Theorem 5): local SGD for one spiking layer on the margin set",
             "If every iterate, average and segment between them stays in a convex K on which every\n"
             "sample's outputs are in M(s_min) and no causal set changes, and gamma <= 1/L, then\n"
             "  (1/T) sum_t E||grad f(x_t)||^2 <= 2 f0/(gamma T) + 4 gamma^2 I^2 G^2 L^2 + L gamma G^2/(N B)\n"
@@ -268,6 +287,26 @@ THEOREMS: dict[str, Theorem] = {
              "B": (16, "mini-batch"), "f0": (1.1, "f(x_0) - f* (cross-entropy: f(x_0))"),
              "gamma": ("auto", "step size (auto: balanced, capped at 1/L)")},
             _federated,
+        ),
+        Theorem(
+            "smoothed_federated_convergence",
+            "Theorem 5: FedAvg on the Gaussian-smoothed TTFS loss, for whole runs (replaces Theorem 3)",
+            "f_k(W) = E_u F_k(W + sigma u), F_k any loss with values in an interval of length M (the TTFS\n"
+            "cross-entropy with readout window t_max: M from K, t_max, tau_xi). L = 2 phi(1) M/sigma^2 and\n"
+            "sup||grad f_k|| = M/(sigma sqrt(2 pi)), for any bounded F (spikes may appear or vanish). FedAvg,\n"
+            "full participation, exact averaging every I steps, R rounds, two-point oracle (m directions,\n"
+            "batch B: sigma_v^2 = M^2 d/(4 sigma^2 m) + M^2/(2 pi sigma^2 B)), 0 < gamma <= 1/L:\n"
+            "  (1/R) sum_r E||grad f(x_rI)||^2 <= 4 Delta/(gamma R I) + (2/3) L^2 gamma^2 G^2 (I-1)(2I-1)\n"
+            "                                     + 2 L gamma sigma_v^2 sum_k p_k^2,  G^2 = M^2/(2 pi sigma^2) + sigma_v^2.\n"
+            "Here p_k = 1/N. gamma=auto: the step minimising the bound at R.",
+            ("client losses bounded (range M), measurable; nothing about margins or causal sets",
+             "unbiased oracle of the smoothed loss, independent across clients; constant step gamma <= 1/L"),
+            {"K": (3, "classes"), "t_max": (3.0, "readout window (ms)"), "tau_xi": (0.1, "softmax temperature (ms)"),
+             "sigma": (2.0, "smoothing scale"), "d": (15, "number of weights"), "m": (32, "oracle directions"),
+             "B": (32, "mini-batch"), "N": (10, "clients"), "I": (2, "local steps per round"),
+             "R": (400, "rounds"), "Delta": (5.0, "f(x_0) - inf f"),
+             "gamma": ("auto", "step size (auto: minimises the bound, capped at 1/L)")},
+            _smoothed,
         ),
         Theorem(
             "spike_causal_communication",
