@@ -178,7 +178,8 @@ def latex_summary() -> str:
         r"\begin{align}",
         r"0 \le t_\mathrm{rec} - t^* &< dt \qquad (dt \le 2 s_{\min}/D_2), \\",
         rf"|t_\mathrm{{lin}} - t^*| &\le r\big({L(B['eps_linear'])}\big) = {L(B['linear_leading'])} + O(dt^4), \\",
-        rf"|t_\mathrm{{Hermite}} - t^*| &\le r\big({L(B['eps_hermite'])}\big) = {L(B['hermite_leading'])} + O(dt^8), \\",
+        rf"|t_\mathrm{{Hermite}} - t^*| &\le r\big({L(B['eps_hermite'])}\big) = {L(B['hermite_leading'])} + O(dt^8)"
+        rf"\qquad \big(2 D_2 \cdot {L(B['eps_hermite'])} \le s_{{\min}}^2\big), \\",
         rf"r(\epsilon) &= {L(S.crossing_radius(S.eps))} \qquad (dt \le s_{{\min}}/D_2).",
         r"\end{align}",
     ]) + "\n"

@@ -263,6 +263,7 @@ THEOREMS: dict[str, Theorem] = {
             "  plain: 0 <= t_rec - t* < dt            if dt <= 2 s/D_2 (tight: sup = dt);\n"
             "  linear interpolation: |err| <= r(D_2 dt^2/8)   = D_2 dt^2/(8 s) + O(dt^4), if dt <= s/D_2;\n"
             "  cubic Hermite:        |err| <= r(D_4 dt^4/384) = D_4 dt^4/(384 s) + O(dt^8),\n"
+            "                        if also 2 D_2 (D_4 dt^4/384) <= s^2;\n"
             "with r(eps) = 2 eps/(s + sqrt(s^2 - 2 D_2 eps)), s = V'(t*), D_k >= |V^(k)| on the step.",
             ("inputs at multiples of dt (else add Corollary 2: A kappa'_max dt/s_min)",
              "s = V'(t*) > 0; the step-size conditions above"),
