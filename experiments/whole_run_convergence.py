@@ -1,10 +1,18 @@
 r"""Theorem 5 over whole federated runs: FedAvg on the Gaussian-smoothed TTFS loss of one Yin-Yang layer.
 
 Set-up: Yin-Yang (Göltz encoding, bias spike), one LIF layer 5 -> 3 (τm = 2τs, d = 15 weights),
-cross-entropy with temperature ``xi`` and readout window ``t_max`` (α = 0, so the loss is bounded:
-range M from `smoothing.ttfs_cross_entropy_range`). N clients (IID partition of the training set),
-FedAvg through `fsnn_theory.federated.run_federated` (full participation, lossless 64-bit wire,
-exact averaging), I local steps per round, minibatches of B, constant step γ. The local oracle is
+cross-entropy with temperature ``xi`` and readout window ``t_max`` (α = 0), each per-sample loss
+capped at ``loss_cap`` (so the range M is ``loss_cap`` − ℓ_lo instead of the uncapped
+`smoothing.ttfs_cross_entropy_range`, 30.7 for these ξ, t_max). N clients (IID partition of the
+training set), FedAvg through `fsnn_theory.federated.run_federated` (full participation, lossless
+64-bit wire, exact averaging), I local steps per round, minibatches of B, constant step γ.
+
+Why I = 1 (FedSGD: one local step, then averaging) and m = 256 directions: with the worst-case
+constants the drift term of Theorem 5 forces γL ≈ α for I ≥ 2, where α² ≈ 2–4 % is the measured
+‖∇f(x̄_0)‖² over its worst case M²/(2πσ²); Theorem 5 with I = 2 then needs ≈ 700–1000 rounds to
+get below the starting value (``numbers``: ``WholeRunRoundsNeededLocalTwo``), with I = 1 ≈ 100. The
+theorem holds for every I; the experiment runs the case where it is informative within 200–400
+rounds. The local oracle is
 `fsnn_theory.smoothed.SmoothedLayerClassifier`: the two-point estimate of
 :math:`\nabla f_{k,\sigma}` with m Gaussian directions. The objective is
 :math:`f = \sum_k p_k f_{k,\sigma}` = the smoothed empirical risk of the training set.
@@ -14,7 +22,12 @@ Constants (all computed from the config, none fitted): :math:`L = 2\varphi(1)M/\
 :math:`\Delta` = Hoeffding upper bound (failure 2.5 %) on :math:`f(\bar x_0)` from ``delta_directions``
 Monte Carlo perturbations, minus the loss's lower end. γ = ``step_factor`` × the step that
 minimises the bound at the final round (`smoothed_local_sgd_step_size`); ``step_factor = 1`` is
-inside the theorem, the negative control uses ``step_factor`` > 1/(Lγ*), i.e. γ > 1/L.
+inside the theorem, the negative control uses ``step_factor`` > 1/(Lγ*), i.e. γ > 1/L. That control
+flips ``hypothesis_holds`` but does not break the bound: L is a worst case over all bounded losses,
+far above the loss's actual curvature, and larger steps train faster (seed 0, 100 rounds: γL = 3,
+10, 30 give no round with measured > bound, and test accuracy 0.75, 0.81, 0.83). Neither did an
+oracle with 2–8× less noise than the constants assume, nor a loss cap 1.5–3× above the assumed
+range (3 seeds, 100 rounds, 0 violations each).
 
 Per seed and round r = 1..R (rows of ``data.csv``):
 
@@ -68,6 +81,8 @@ MACROS = {
     "WholeRunMedianTightness": "median bound / measured over seeds and rounds",
     "WholeRunInformative": "bound at last round below measured at first round, every seed (yes/no)",
     "WholeRunRoundsNeeded": "rounds the theorem (best step) needs to get below the first measured value",
+    "WholeRunRoundsNeededLocalTwo": "the same with I = 2 local steps per round (same oracle and constants)",
+    "WholeRunFinalAccuracy": "test accuracy at the last round, seed mean (%)",
     "WholeRunBiasMax": "largest |smoothed - unsmoothed| training loss seen",
 }
 
@@ -76,16 +91,17 @@ def config(mode: str) -> dict:
     quick = mode == "quick"
     return {
         "seeds": 3 if quick else 10,
-        "rounds": 60 if quick else 400,
+        "rounds": 300 if quick else 400,
         "train_size": 200 if quick else 1000,
         "test_size": 100 if quick else 1000,
         "clients": 10,
-        "local_steps": 2,
-        "batch_size": 32 if quick else 64,
-        "directions": 32 if quick else 64,
-        "sigma": 2.0,
+        "local_steps": 1,
+        "batch_size": 32,
+        "directions": 256,
+        "sigma": 1.5,
         "xi": 0.1,
         "t_max": 3.0,
+        "loss_cap": 5.0,
         "eval_directions": 32 if quick else 64,
         "delta_directions": 1000 if quick else 4000,
         "step_factor": 1.0,
@@ -95,6 +111,10 @@ def config(mode: str) -> dict:
 def constants(cfg: dict, n_params: int, sum_p2: float) -> dict:
     """L, sigma_v^2, G^2 and the loss range of a config (the theorem's constants; no data involved)."""
     lo, hi = sm.ttfs_cross_entropy_range(3, cfg["t_max"], cfg["xi"])
+    if cfg["loss_cap"] is not None:
+        if not lo < cfg["loss_cap"]:
+            raise ValueError(f"loss_cap must exceed the loss's lower end {lo}, got {cfg['loss_cap']}")
+        hi = min(hi, cfg["loss_cap"])
     M = hi - lo
     L = sm.smoothed_smoothness(M, cfg["sigma"])
     var = sm.two_point_oracle_variance(M, cfg["sigma"], n_params, cfg["directions"], cfg["batch_size"])
@@ -113,7 +133,7 @@ def run_seed(cfg: dict, seed: int) -> pd.DataFrame:
     train, test = ds.train, ds.test
     part = make_partition("iid", train.y, cfg["clients"], seed)
     sum_p2 = float(np.sum(part.weights**2))
-    model = SmoothedLayerClassifier(base, cfg["sigma"], cfg["directions"], seed=seed)
+    model = SmoothedLayerClassifier(base, cfg["sigma"], cfg["directions"], seed=seed, loss_cap=cfg["loss_cap"])
     c = constants(cfg, model.n_params, sum_p2)
     w = model.init_params(seed)
     # Delta: Hoeffding upper bound on f(x0) (each perturbed full-train loss lies in [lo, hi])
@@ -128,7 +148,7 @@ def run_seed(cfg: dict, seed: int) -> pd.DataFrame:
         est = model.estimate(w, train.X, train.y, cfg["eval_directions"], np.random.default_rng(_round_seed(seed, r, 1)))
         sq.append(est.squared_norm_unbiased())
         unsmoothed = base.loss(w, train.X, train.y)
-        holds = bool(gamma * c["L"] <= 1.0 and c["loss_lo"] - 1e-12 <= est.loss_min and est.loss_max <= c["loss_hi"] + 1e-12
+        holds = bool(gamma * c["L"] <= 1.0 + 1e-12 and c["loss_lo"] - 1e-12 <= est.loss_min and est.loss_max <= c["loss_hi"] + 1e-12
                      and delta >= est0.mean_loss - c["loss_lo"] and np.all(np.isfinite(w)))
         rows.append({
             "seed": seed, "round": r + 1, "measured": float(np.mean(sq)), "measured_round": sq[-1],
@@ -174,8 +194,9 @@ def numbers(data: pd.DataFrame, cfg: dict) -> dict:
     first = data[data["round"] == 1].set_index("seed")["measured"]
     last = data[data["round"] == data["round"].max()].set_index("seed")["bound"]
     c = constants(cfg, 15, 1.0 / cfg["clients"])
-    needed = sm.rounds_needed(float(first.mean()), float(data["delta"].mean()), c["L"], c["G2"], c["var"],
-                              cfg["local_steps"], 1.0 / cfg["clients"])
+    needed, needed2 = (sm.rounds_needed(float(first.mean()), float(data["delta"].mean()), c["L"], c["G2"], c["var"],
+                                        I, 1.0 / cfg["clients"]) for I in (cfg["local_steps"], 2))
+    final_acc = 100.0 * float(data[data["round"] == data["round"].max()]["test_accuracy"].mean())
     yes = bool((last < first.reindex(last.index)).all())
     return {
         "WholeRunSeeds": (data["seed"].nunique(), "{:d}", MACROS["WholeRunSeeds"]),
@@ -197,6 +218,9 @@ def numbers(data: pd.DataFrame, cfg: dict) -> dict:
                                     MACROS["WholeRunMedianTightness"]),
         "WholeRunInformative": ("yes" if yes else "no", "{}", MACROS["WholeRunInformative"]),
         "WholeRunRoundsNeeded": ("never" if needed is None else needed, "{}", MACROS["WholeRunRoundsNeeded"]),
+        "WholeRunRoundsNeededLocalTwo": ("never" if needed2 is None else needed2, "{}",
+                                         MACROS["WholeRunRoundsNeededLocalTwo"]),
+        "WholeRunFinalAccuracy": (final_acc, "{:.1f}", MACROS["WholeRunFinalAccuracy"]),
         "WholeRunBiasMax": (float(data["smoothing_bias"].abs().max()), "{:.3g}", MACROS["WholeRunBiasMax"]),
     }
 

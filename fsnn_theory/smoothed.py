@@ -78,6 +78,8 @@ class SmoothedLayerClassifier:
     directions : m ≥ 1 directions per oracle call.
     seed : stream of the directions (>= 0).
     start : optional initial parameters returned by ``init_params`` (to continue a run).
+    loss_cap : optional cap c > 0: every per-sample loss is replaced by min(loss, c) before
+        smoothing (a smaller range M for Theorem 5; samples above the cap stop contributing).
     """
 
     base: SNNClassifier
@@ -85,6 +87,7 @@ class SmoothedLayerClassifier:
     directions: int = 16
     seed: int = 0
     start: tuple[float, ...] | None = None
+    loss_cap: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.base, SNNClassifier):
@@ -96,6 +99,8 @@ class SmoothedLayerClassifier:
         object.__setattr__(self, "sigma", check_positive("sigma", self.sigma))
         object.__setattr__(self, "directions", check_int("directions", self.directions, low=1))
         object.__setattr__(self, "seed", check_int("seed", self.seed, low=0))
+        if self.loss_cap is not None:
+            object.__setattr__(self, "loss_cap", check_positive("loss_cap", self.loss_cap))
         if self.start is not None:
             start = tuple(float(v) for v in self.start)
             if len(start) != self.base.n_params or not np.all(np.isfinite(start)):
@@ -112,7 +117,8 @@ class SmoothedLayerClassifier:
         return self.base.n_classes
 
     def with_start(self, params) -> "SmoothedLayerClassifier":
-        return SmoothedLayerClassifier(self.base, self.sigma, self.directions, self.seed, tuple(np.asarray(params, float)))
+        return SmoothedLayerClassifier(self.base, self.sigma, self.directions, self.seed, tuple(np.asarray(params, float)),
+                                       self.loss_cap)
 
     def init_params(self, seed: int) -> np.ndarray:
         if self.start is not None:
@@ -133,6 +139,8 @@ class SmoothedLayerClassifier:
         t_out = first_spike_times(self.base.network.models[0], t_in, stacked)  # (B, 2m K)
         b = t_out.shape[0]
         per_sample, _ = _first_spike_loss(t_out.reshape(b * 2 * m, K), np.repeat(yy, 2 * m), self.base.loss_fn)
+        if self.loss_cap is not None:
+            per_sample = np.minimum(per_sample, self.loss_cap)
         F = per_sample.reshape(b, 2 * m).mean(axis=0)
         coef = (F[:m] - F[m:]) / (2.0 * self.sigma)
         terms = coef[:, None] * U.reshape(m, n_in * K)

@@ -191,7 +191,7 @@ def test_mutations_smoothed_federated_convergence(checks):
     every mutation is undone before the next, so each is caught on its own."""
     m = checks["check_smoothed_federated_convergence"]
     sig, M, Lc, G2, V, gam, I, R, Dl, P2 = (m.sig, m.M, m.Lc, m.G2, m.V, m.gam, m.I, m.R, m.Dl, m.P2)
-    yu_like = 4 * Dl / (gam * R * I) + 4 * Lc**2 * gam**2 * G2 * I**2 + 2 * Lc * gam * V * P2
+    yu_like = 4 * Dl / (gam * R * (I + 1)) + 4 * Lc**2 * gam**2 * G2 * I**2 + 2 * Lc * gam * V * P2
     mutations = [
         ("abs_mean", 1 / sp.sqrt(sp.pi), "step_gaussian_moments"),
         ("chi2_dev", 2 * m.phi(1), "step_gaussian_moments"),
@@ -202,8 +202,9 @@ def test_mutations_smoothed_federated_convergence(checks):
         ("drift_sum", I**3 / 3, "step_drift"),
         ("step_condition", 2 / Lc, "step_descent"),
         ("average_all", m.CLAIMS["average_all"] - Dl / (gam * m.T), "step_assembly"),
-        ("bound", m.CLAIMS["bound"] - 2 * Dl / (gam * R * I), "step_assembly"),  # factor 2 of the round conversion
-        ("bound", yu_like, "step_assembly"),  # Yu et al.'s drift 4 I^2 instead of (2/3)(I-1)(2I-1)
+        # the round conversion's factor 2I/(I+1) dropped (the all-steps bound claimed at the rounds)
+        ("bound", m.CLAIMS["bound"] * (I + 1) / (2 * I), "step_assembly"),
+        ("bound", yu_like, "step_assembly"),  # Yu et al.'s drift 4 I^2 instead of the derived (I-1)(2I-1)
         ("cubic", m.CLAIMS["cubic"] + gam, "step_step_size"),
     ]
     for key, value, step in mutations:

@@ -8,8 +8,6 @@ against a brute-force grid; the experiment's hypothesis flag against a step outs
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from scipy import stats
@@ -170,7 +168,9 @@ def test_experiment_rows_and_hypothesis_flag():
     # the bound is the theorem's formula with this run's constants (recomputed here)
     c = W.constants(cfg, 15, 0.1)
     g, d = data["gamma"].iloc[0], data["delta"].iloc[0]
-    want = [4 * d / (g * r * 2) + 2 / 3 * c["L"] ** 2 * g**2 * c["G2"] * 1 * 3 + 2 * c["L"] * g * c["var"] * 0.1
+    I = cfg["local_steps"]
+    want = [4 * d / (g * r * (I + 1)) + 2 * I / (I + 1) * (c["L"] ** 2 * g**2 * c["G2"] * (I - 1) * (2 * I - 1) / 3
+                                                             + c["L"] * g * c["var"] * 0.1)
             for r in data["round"]]
     np.testing.assert_allclose(data["bound"], want, rtol=1e-12)
     # same seed, same rows
@@ -186,10 +186,10 @@ def test_negative_control_step_above_one_over_L_flips_the_hypothesis():
     bad = W.run_seed(bad_cfg, 0)
     np.testing.assert_allclose(bad["gamma_L"], 1.25)
     assert not bad["hypothesis_holds"].any()
-    # outside its condition the formula is vacuous rather than wrong: it exceeds the a-priori
-    # sup of ||grad f||^2 = (M/(sigma sqrt(2 pi)))^2, so no run can break it (see the proof note)
-    c = W.constants(cfg, 15, 0.1)
-    assert (bad["bound"] > (c["M"] / (cfg["sigma"] * math.sqrt(2 * math.pi))) ** 2).all()
+    # the same run with gamma L = 1 is inside the theorem again (the flag is computed, not set)
+    W, edge_cfg = _small(step_factor=1.0 / float(ok["gamma_L"].iloc[0]))
+    edge = W.run_seed(edge_cfg, 0)
+    assert np.allclose(edge["gamma_L"], 1.0) and edge["hypothesis_holds"].all()
 
 
 def test_seed_interval_flags_a_violation():

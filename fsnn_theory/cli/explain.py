@@ -163,7 +163,10 @@ def _smoothed(p: dict) -> list[tuple[str, str, float]]:
     from fsnn_theory.theory import smoothing as SM
 
     lo, hi = SM.ttfs_cross_entropy_range(int(p["K"]), p["t_max"], p["tau_xi"])
-    M, sigma = hi - lo, p["sigma"]
+    cap = float(p["cap"])
+    if not cap > lo:
+        raise ValueError(f"cap must exceed the loss's lower end {lo:.6g}, got {cap}")
+    M, sigma = min(hi, cap) - lo, p["sigma"]
     L = SM.smoothed_smoothness(M, sigma)
     var = SM.two_point_oracle_variance(M, sigma, int(p["d"]), int(p["m"]), int(p["B"]))
     G2 = SM.smoothed_gradient_bound(M, sigma) ** 2 + var
@@ -172,7 +175,7 @@ def _smoothed(p: dict) -> list[tuple[str, str, float]]:
     if not 0 < gamma <= 1.0 / L:
         raise ValueError(f"gamma must be in (0, 1/L] = (0, {1.0 / L:.6g}] (Theorem 5's condition), got {gamma}")
     bound = SM.smoothed_local_sgd_bound(delta, L, G2, var, gamma, I, R, 1.0 / N)
-    return [("loss range M", "tight", M), ("L = 2 phi(1) M / sigma^2", "tight", L),
+    return [("loss range M", "value", M), ("L = 2 phi(1) M / sigma^2", "tight", L),
             ("sup ||grad f_sigma||^2 = M^2/(2 pi sigma^2)", "tight", SM.smoothed_gradient_bound(M, sigma) ** 2),
             ("oracle variance sigma_v^2 <=", "upper", var), ("step gamma", "value", gamma),
             ("(1/R) sum_r E||grad f(x_rI)||^2 <=", "upper", bound)]
@@ -293,19 +296,21 @@ THEOREMS: dict[str, Theorem] = {
             "smoothed_federated_convergence",
             "Theorem 5: FedAvg on the Gaussian-smoothed TTFS loss, for whole runs (replaces Theorem 3)",
             "f_k(W) = E_u F_k(W + sigma u), F_k any loss with values in an interval of length M (the TTFS\n"
-            "cross-entropy with readout window t_max: M from K, t_max, tau_xi). L = 2 phi(1) M/sigma^2 and\n"
+            "cross-entropy with readout window t_max, capped at cap: M from K, t_max, tau_xi, cap). L = 2 phi(1) M/sigma^2 and\n"
             "sup||grad f_k|| = M/(sigma sqrt(2 pi)), for any bounded F (spikes may appear or vanish). FedAvg,\n"
             "full participation, exact averaging every I steps, R rounds, two-point oracle (m directions,\n"
             "batch B: sigma_v^2 = M^2 d/(4 sigma^2 m) + M^2/(2 pi sigma^2 B)), 0 < gamma <= 1/L:\n"
-            "  (1/R) sum_r E||grad f(x_rI)||^2 <= 4 Delta/(gamma R I) + (2/3) L^2 gamma^2 G^2 (I-1)(2I-1)\n"
-            "                                     + 2 L gamma sigma_v^2 sum_k p_k^2,  G^2 = M^2/(2 pi sigma^2) + sigma_v^2.\n"
+            "  (1/R) sum_r E||grad f(x_rI)||^2 <= 4 Delta/(gamma R (I+1))\n"
+            "      + (2I/(I+1)) (L^2 gamma^2 G^2 (I-1)(2I-1)/3 + L gamma sigma_v^2 sum_k p_k^2),\n"
+            "  G^2 = M^2/(2 pi sigma^2) + sigma_v^2.\n"
             "Here p_k = 1/N. gamma=auto: the step minimising the bound at R.",
             ("client losses bounded (range M), measurable; nothing about margins or causal sets",
              "unbiased oracle of the smoothed loss, independent across clients; constant step gamma <= 1/L"),
             {"K": (3, "classes"), "t_max": (3.0, "readout window (ms)"), "tau_xi": (0.1, "softmax temperature (ms)"),
-             "sigma": (2.0, "smoothing scale"), "d": (15, "number of weights"), "m": (32, "oracle directions"),
-             "B": (32, "mini-batch"), "N": (10, "clients"), "I": (2, "local steps per round"),
-             "R": (400, "rounds"), "Delta": (5.0, "f(x_0) - inf f"),
+             "cap": (5.0, "per-sample loss cap (inf: none)"),
+             "sigma": (1.5, "smoothing scale"), "d": (15, "number of weights"), "m": (256, "oracle directions"),
+             "B": (32, "mini-batch"), "N": (10, "clients"), "I": (1, "local steps per round"),
+             "R": (200, "rounds"), "Delta": (2.3, "f(x_0) - inf f"),
              "gamma": ("auto", "step size (auto: minimises the bound, capped at 1/L)")},
             _smoothed,
         ),

@@ -37,8 +37,8 @@ Theorem 5 (local SGD / FedAvg on :math:`f = \sum_k p_k f_{k,\sigma}`, full parti
 exact averaging every I steps, constant step :math:`\gamma \le 1/L`, R rounds, T = RI steps):
 
 .. math:: \frac1R\sum_{r=0}^{R-1}\mathbb E\|\nabla f(\bar x_{rI})\|^2 \le
-          \frac{4\Delta}{\gamma T} + \frac23 L^2\gamma^2 G^2 (I-1)(2I-1)
-          + 2L\gamma\,\sigma_v^2\sum_k p_k^2,
+          \frac{4\Delta}{\gamma R (I+1)} + \frac{2I}{I+1}\Big(\frac13 L^2\gamma^2 G^2 (I-1)(2I-1)
+          + L\gamma\,\sigma_v^2\sum_k p_k^2\Big),
 
 with :math:`L = 2\varphi(1)M/\sigma^2`, :math:`G^2 = M^2/(2\pi\sigma^2) + \sigma_v^2`,
 :math:`\Delta \ge f(\bar x_0) - \inf f`. The proof is self-contained (the virtual-sequence
@@ -46,7 +46,7 @@ argument of Stich 2019 and Yu, Yang & Zhu 2019, redone with these constants; Yu 
 Theorem 1 has the same three-term shape with :math:`4\gamma^2I^2G^2L^2` and :math:`L\gamma\sigma^2/N`
 for the average over *all* steps; here the drift factor is the exact
 :math:`\sum_{j<I} j^2 = (I-1)I(2I-1)/6` and the bound holds at the communication rounds, which is
-what a run observes, at the price of a factor 2).
+what a run observes, at the price of a factor 2I/(I+1): 1 for I = 1, 4/3 for I = 2).
 
 References
 ----------
@@ -131,7 +131,8 @@ def smoothed_local_sgd_bound(delta: float, L: float, G2: float, var: float, gamm
                              rounds, sum_p2: float):
     r"""Theorem 5: bound on :math:`\frac1R\sum_{r<R}\mathbb E\|\nabla f(\bar x_{rI})\|^2` (upper bound).
 
-    .. math:: \frac{4\Delta}{\gamma R I} + \frac23 L^2\gamma^2 G^2 (I-1)(2I-1) + 2L\gamma\,\sigma_v^2\sum_k p_k^2.
+    .. math:: \frac{4\Delta}{\gamma R (I+1)} + \frac{2I}{I+1}\Big(\frac13 L^2\gamma^2 G^2 (I-1)(2I-1)
+              + L\gamma\,\sigma_v^2\sum_k p_k^2\Big).
 
     Valid for :math:`0 < \gamma \le 1/L` (the caller checks; the formula itself is evaluated for
     any γ so that a negative control can show what it would claim). ``rounds`` may be an array.
@@ -148,8 +149,8 @@ def smoothed_local_sgd_bound(delta: float, L: float, G2: float, var: float, gamm
     R = np.asarray(rounds, dtype=np.float64)
     if np.any(R < 1):
         raise ValueError("rounds must be >= 1")
-    out = 4.0 * delta / (gamma * R * I) + (2.0 / 3.0) * L**2 * gamma**2 * G2 * (I - 1) * (2 * I - 1) \
-        + 2.0 * L * gamma * var * sum_p2
+    out = 4.0 * delta / (gamma * R * (I + 1)) + (2.0 * I / (I + 1)) * (
+        L**2 * gamma**2 * G2 * (I - 1) * (2 * I - 1) / 3.0 + L * gamma * var * sum_p2)
     return float(out) if out.ndim == 0 else out
 
 
@@ -157,14 +158,14 @@ def smoothed_local_sgd_step_size(delta: float, L: float, G2: float, var: float, 
                                  sum_p2: float) -> float:
     r"""The γ in (0, 1/L] that minimises :func:`smoothed_local_sgd_bound` at horizon R.
 
-    The bound is convex in γ > 0 (a/γ + bγ² + cγ); its stationary point solves
+    The bound is a/γ + bγ² + cγ, convex in γ > 0; its stationary point solves
     :math:`2b\gamma^3 + c\gamma^2 - a = 0` (one positive root, Descartes), clipped to 1/L.
     """
     I = check_int("local_steps", local_steps, low=1)
     R = check_int("rounds", rounds, low=1)
-    a = 4.0 * check_positive("delta", delta) / (R * I)
-    b = (2.0 / 3.0) * L**2 * G2 * (I - 1) * (2 * I - 1)
-    c = 2.0 * L * var * sum_p2
+    a = 4.0 * check_positive("delta", delta) / (R * (I + 1))
+    b = (2.0 * I / (I + 1)) * L**2 * G2 * (I - 1) * (2 * I - 1) / 3.0
+    c = (2.0 * I / (I + 1)) * L * var * sum_p2
     roots = np.roots([2.0 * b, c, 0.0, -a]) if b > 0 else np.roots([c, 0.0, -a])
     pos = [float(r.real) for r in roots if abs(r.imag) < 1e-12 * max(1.0, abs(r.real)) and r.real > 0]
     return min(1.0 / L, max(pos))
