@@ -200,3 +200,33 @@ def test_seed_interval_flags_a_violation():
     rows += [{"seed": s, "round": 2, "measured": 0.1 + 0.01 * s, "bound": 0.5} for s in range(3)]
     ci = W.seed_mean_interval(pd.DataFrame(rows))
     assert list(ci["violation"]) == [True, False]
+
+
+# --------------------------------------------------------------------------- population margin
+
+
+def test_population_margin_against_finite_difference_slopes():
+    from fsnn_theory.network import forward
+    from fsnn_theory.neurons import potential
+    from fsnn_theory.studies.margin import clopper_pearson_upper, population_margin
+
+    clf = yin_yang_classifier(hidden=6)
+    p = clf.init_params(1)
+    ds = yin_yang_dataset(train_size=10, validation_size=10, test_size=80)
+    t = clf.encode(ds.test.X)
+    df = population_margin(clf.network, p, t, [0.05, 0.5])
+    fwd = forward(clf.network, p, t)
+    for l, (model, t_in, t_out, w) in enumerate(zip(clf.network.models, fwd.layer_inputs, fwd.spike_times,
+                                                    clf.network.unflatten(p))):
+        h = 1e-6  # left difference quotient of V at the spike (the slope of the rising flank)
+        v1 = potential(model, np.where(np.isfinite(t_out), t_out, 0.0), t_in, w)
+        v0 = potential(model, np.where(np.isfinite(t_out), t_out - h, 0.0), t_in, w)
+        slope = np.where(np.isfinite(t_out), (v1 - v0) / h, np.inf)
+        for s in (0.05, 0.5):
+            row = df[(df["layer"] == l + 1) & (df["s_min"] == s)].iloc[0]
+            want = int(((slope < s) & np.isfinite(t_out)).any(axis=1).sum())
+            assert abs(row["below"] - want) <= 1  # a slope within 1e-5 of s may round either way
+    # Clopper-Pearson: exact binomial tail at the bound equals 1 - confidence
+    up = clopper_pearson_upper(3, 100, 0.95)
+    np.testing.assert_allclose(stats.binom.cdf(3, 100, up), 0.05, rtol=1e-8)
+    assert clopper_pearson_upper(100, 100) == 1.0
