@@ -184,6 +184,8 @@ def test_mutations_spike_causal_communication(checks, monkeypatch):
                                                                                   / sp.Symbol("b", positive=True)),
                  "step_uniform_example")
     mutate_claim(monkeypatch, m, "bitmap_crossover", sp.Rational(31, 32), "step_bits")
+    mutate_claim(monkeypatch, m, "entropy_curvature", 1 / (sp.Symbol("rho", positive=True) * sp.log(2)),
+                 "step_entropy_baseline")
 
 
 def test_mutations_smoothed_federated_convergence(checks):

@@ -192,6 +192,7 @@ def _communication(p: dict) -> list[tuple[str, str, float]]:
             ("dense float32 bits", "value", float(bounds.dense_float32_bits(d))),
             ("QSGD s=sqrt(d) bits <=", "upper", bounds.qsgd_dense_bits_bound(d).value),
             ("top-k bits at k = E[nnz]", "value", float(bounds.topk_bits(d, max(1, round(rho * d))))),
+            ("support bits, entropy-coded d H2(rho) (i.i.d.) >=", "lower", R.support_entropy_bits(d, rho).value),
             ("uplink bits to eps: R(eps) N E[bits]", "upper",
              R.spike_causal_bits_to_epsilon(p["rounds"], int(p["N"]), bits))]
 
