@@ -124,6 +124,11 @@ def test_mutations_ttfs_loss_smoothness(checks, monkeypatch):
 def test_mutations_clock_driven_error(checks, monkeypatch):
     m = checks["check_clock_driven_error"]
     mutate_claim(monkeypatch, m, "eps_hermite", S.fourth * S.dt**4 / 192, "step_hermite_interpolation_error")
+    # caught by the remainders derived for a general V (not a polynomial)
+    mutate_claim(monkeypatch, m, "eps_hermite", S.fourth * S.dt**4 / 192, "step_hermite_remainder_general")
+    mutate_claim(monkeypatch, m, "eps_linear", S.curvature * S.dt**2 / 4, "step_linear_remainder_general")
+    mutate_claim(monkeypatch, m, "linear_remainder_factor", sp.Rational(1, 6), "step_linear_remainder_general")
+    mutate_claim(monkeypatch, m, "hermite_remainder_factor", sp.Rational(1, 12), "step_hermite_remainder_general")
     mutate_claim(monkeypatch, m, "omega_linear_max", S.dt**2 / 2, "step_linear_interpolation_error")
     mutate_claim(monkeypatch, m, "radius", (S.s_min + sp.sqrt(S.s_min**2 - 2 * S.curvature * S.eps)) / S.curvature,
                  "step_root_perturbation")
