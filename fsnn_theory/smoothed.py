@@ -2,8 +2,9 @@ r"""A one-layer time-to-first-spike classifier trained on its Gaussian-smoothed 
 
 `SmoothedLayerClassifier` wraps a one-layer `fsnn_theory.network.SNNClassifier` and implements the
 federated model protocol. Its ``loss_and_grad`` is the *two-point zeroth-order oracle* of the
-smoothed loss :math:`f_\sigma(W) = \mathbb E_u F(W + \sigma u)` (Nesterov & Spokoiny 2017, eq. (30),
-symmetric form):
+smoothed loss :math:`f_\sigma(W) = \mathbb E_u F(W + \sigma u)` (the symmetric Gaussian two-point
+estimator of zeroth-order optimisation, e.g. Nesterov & Spokoiny 2017; its unbiasedness and variance
+bound are proved in ``proofs/smoothed_federated_convergence.md``, Lemma B):
 
 .. math:: g = \frac1m \sum_{j=1}^m \frac{F_S(W + \sigma u_j) - F_S(W - \sigma u_j)}{2\sigma}\,u_j,
           \qquad u_j \sim N(0, I_d),

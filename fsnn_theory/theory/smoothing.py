@@ -15,18 +15,19 @@ Facts used (for unit :math:`v`, :math:`c` the midpoint of the range, :math:`Z\si
 
 * :math:`\nabla f_\sigma(W) = \sigma^{-1}\mathbb E[F(W+\sigma u)\,u]`,
   :math:`\nabla^2 f_\sigma(W) = \sigma^{-2}\mathbb E[F(W+\sigma u)(uu^\top - I)]`
-  (differentiate the Gaussian density; Nesterov & Spokoiny 2017, Sec. 2, eq. (21) for the
-  gradient). Subtracting :math:`c` changes neither (the weights have mean 0), so
+  (differentiate the Gaussian density; the gradient formula is the one Nesterov & Spokoiny 2017 use
+  for Gaussian smoothing). Subtracting :math:`c` changes neither (the weights have mean 0), so
   :math:`\|\nabla f_\sigma\| \le \frac M2 \mathbb E|Z|/\sigma = M/(\sigma\sqrt{2\pi})` and
   :math:`\|\nabla^2 f_\sigma\|_2 \le \frac M2\mathbb E|Z^2 - 1|/\sigma^2 = 2\varphi(1) M/\sigma^2`
   with :math:`\varphi` the standard normal density. Both are attained (by
   :math:`F = \frac M2\operatorname{sign}(v^\top u)` and :math:`\frac M2\operatorname{sign}((v^\top u)^2-1)`),
-  and neither depends on d or on any continuity of F. Compared with Nesterov–Spokoiny
-  (Found. Comput. Math. 17, 2017, Lemma 2: :math:`\nabla f_\mu` is :math:`\frac{\sqrt n}{\mu}L_0(f)`-Lipschitz
-  for :math:`L_0`-Lipschitz f; stored text read for the gradient formula and that lemma's form,
-  not its proof): their constant needs a Lipschitz F, which the TTFS loss is not
-  (Proposition 1); ours needs only boundedness.
-* Two-point oracle (Nesterov & Spokoiny 2017, eq. (30), symmetric form): with m directions
+  and neither depends on d or on any continuity of F. Source check: NOT compared verbatim with
+  Nesterov–Spokoiny — the stored copies found (the journal abstract and the front matter of CORE
+  discussion paper 2011/16) hold no formulas; every constant used here is proved in
+  ``proofs/smoothed_federated_convergence.md`` and derived by sympy, so none is taken from them.
+  (Their smoothness constant :math:`\sqrt d\,L_0/\mu`, as recalled in the project's notes, needs an
+  :math:`L_0`-Lipschitz F, which the TTFS loss is not, Proposition 1; ours needs only boundedness.)
+* Two-point oracle (the symmetric Gaussian two-point estimator of zeroth-order methods): with m directions
   :math:`u_j` and one minibatch S of B samples drawn with replacement,
   :math:`g = \frac1m\sum_j \frac{F_S(W+\sigma u_j) - F_S(W-\sigma u_j)}{2\sigma}u_j` is unbiased for
   :math:`\nabla f_{k,\sigma}` (client k's smoothed loss) and
