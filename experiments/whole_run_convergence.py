@@ -232,9 +232,12 @@ def plot(data: pd.DataFrame, cfg: dict):
     fig, ax = plt.subplots(figsize=(3.4, 2.6))
     r = ci.index.to_numpy()
     ax.plot(r, ci["mean"], "-", color="C0", label="measured (seed mean)")
-    ax.fill_between(r, ci["lower"].clip(lower=1e-12), ci["upper"], color="C0", alpha=0.25, lw=0, label="95 % interval")
+    ax.fill_between(r, ci["lower"].clip(lower=1e-300), ci["upper"], color="C0", alpha=0.25, lw=0, label="95 % interval")
     ax.plot(r, ci["bound"], "--", color="C3", label="Theorem 5 bound")
+    ax.axhline(ci["mean"].iloc[0], color="0.4", lw=0.8, ls=":", label="measured at round 1")
     ax.set_yscale("log")
+    # the interval's lower end can reach 0 in the first rounds (3 seeds): keep the axis on the data
+    ax.set_ylim(0.3 * float(ci["mean"].min()), 2.0 * float(ci["bound"].max()))
     ax.set_xlabel("round $R$")
     ax.set_ylabel(r"$\frac{1}{R}\sum_{r<R}\|\nabla f_\sigma(\bar x_r)\|^2$")
     holds = bool(data["hypothesis_holds"].all())
