@@ -132,7 +132,7 @@ def test_mutations_clock_driven_error(checks, monkeypatch):
     mutate_claim(monkeypatch, m, "omega_linear_max", S.dt**2 / 2, "step_linear_interpolation_error")
     mutate_claim(monkeypatch, m, "radius", (S.s_min + sp.sqrt(S.s_min**2 - 2 * S.curvature * S.eps)) / S.curvature,
                  "step_root_perturbation")
-    mutate_claim(monkeypatch, m, "plain_step_limit", 3 * S.s_min / S.curvature, "step_hypotheses_compatible")
+    mutate_claim(monkeypatch, m, "plain_step_limit", 3 * S.s_min / S.curvature, "step_plain_scheme")  # phi(lambda 3s/D) is not 2s^2/D lambda(1-lambda)
 
 
 def test_mutations_no_global_lipschitz(checks, monkeypatch):
