@@ -33,6 +33,7 @@ EXPERIMENT_NAMES: tuple[str, ...] = (
     "energy_per_inference",
     "regularity_check",
     "federated_ttfs_check",
+    "whole_run_convergence",
     "spike_causal_density",
     "proof_checks",
     "federated_heterogeneity",

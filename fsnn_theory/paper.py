@@ -82,6 +82,7 @@ PAPER_THEOREMS: tuple[str, ...] = (
     "no_global_lipschitz",
     "clock_driven_error",
     "federated_ttfs_convergence",
+    "smoothed_federated_convergence",
     "spike_causal_communication",
 )
 # Macros about the results as a whole (not one experiment).

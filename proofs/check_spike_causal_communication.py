@@ -35,6 +35,8 @@ CLAIMS: dict[str, object] = {
     "uniform_q": pi_ * (1 - a / (2 * b)),
     # bitmap message beats dense float32 iff density < (31 d - 1)/(32 d)
     "bitmap_crossover": (31 * d - 1) / (32 * d),
+    # second derivative of the binary entropy (bits): negative, so H_2 is concave
+    "entropy_curvature": -1 / (rho * (1 - rho) * sp.log(2)),
 }
 
 STEPS = S.ProofSteps()
@@ -122,6 +124,25 @@ def step_numeric_density():
 def run_checks() -> list[str]:
     """Run every step; return their names. Raises AssertionError at the first failing step."""
     return STEPS.run()
+
+
+@step
+def step_entropy_baseline():
+    """H_2'' < 0 (diff of the definition), and d H_2(rho) = -E log2 P(support) for i.i.d. entries (d = 3)."""
+    H = -(rho * sp.log(rho) + (1 - rho) * sp.log(1 - rho)) / sp.log(2)
+    S.assert_identity(sp.diff(H, rho, 2), CLAIMS["entropy_curvature"], "H_2''")
+    # rho in (0, 1): rho (1 - rho) > 0, so the curvature is negative
+    x = sp.Symbol("x", positive=True)
+    S.assert_nonnegative(-CLAIMS["entropy_curvature"].subs(rho, x / (1 + x)), "-H_2'' > 0 on (0, 1)")
+    # expectation over the 2^3 supports of -log2 P(support), summed exactly
+    total = 0
+    for bits in itertools.product((0, 1), repeat=3):
+        k = sum(bits)
+        prob = rho**k * (1 - rho) ** (3 - k)
+        total += prob * (-sp.log(prob) / sp.log(2))
+    S.assert_identity(sp.expand_log(total, force=True), sp.expand_log(3 * H, force=True), "entropy of 3 i.i.d. entries")
+    for dn, r in ((600, 0.05), (15, 0.5), (1000, 1e-3)):
+        np.testing.assert_allclose(R.support_entropy_bits(dn, r).value, float(dn * H.subs(rho, r)), rtol=1e-12)
 
 
 def latex_summary() -> str:

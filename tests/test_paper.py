@@ -149,6 +149,17 @@ def _ttfs_check(rng, cfg):
     return pd.DataFrame(rows)
 
 
+def _whole_run(rng, cfg):
+    rows = []
+    for seed in range(cfg["seeds"]):
+        for r in range(1, cfg["rounds"] + 1):
+            rows.append({"seed": seed, "round": r, "measured": rng.uniform(0.3, 0.6), "measured_round": 0.4,
+                         "bound": 300.0 / r + 2.0, "hypothesis_holds": True, "gamma": 0.034, "gamma_L": 0.126,
+                         "delta": 4.4, "smoothed_loss": 4.0, "train_loss": 1.4, "smoothing_bias": rng.uniform(0, 3),
+                         "test_accuracy": 0.4})
+    return pd.DataFrame(rows)
+
+
 def _causal_density(rng, cfg):
     rows = []
     for layer, d in (("hidden", 600), ("output", 360)):
@@ -318,7 +329,7 @@ def _proof_checks(rng, cfg):
 BUILDERS = {
     "spike_time_precision": _precision, "yin_yang_training": _training, "digits_training": _training,
     "decision_regions": _decision_regions, "spike_raster": _spike_raster, "energy_per_inference": _energy,
-    "regularity_check": _regularity, "federated_ttfs_check": _ttfs_check, "spike_causal_density": _causal_density,
+    "regularity_check": _regularity, "federated_ttfs_check": _ttfs_check, "whole_run_convergence": _whole_run, "spike_causal_density": _causal_density,
     "proof_checks": _proof_checks, "federated_heterogeneity": _heterogeneity, "federated_local_steps": _local_steps,
     "compression_tradeoff": _compression, "dropout_robustness": _dropout, "causal_density": _causal_updates,
     "verify_strongly_convex": _strongly_convex, "rounds_vs_local_steps": _rounds, "verify_nonconvex": _nonconvex,
@@ -516,6 +527,16 @@ def test_regularity_violations_and_slack(built):
     assert_printed(macros, "RegularityLinearWorstSlack", linear["min_slack"].min())
     loss_l = d[(d["check"] == "loss smoothness L") & (d["constants"] == "instance")]
     assert_printed(macros, "RegularityLossLMedianSlack", np.median(loss_l["median_slack"]))
+
+
+def test_whole_run_numbers(built):
+    _, macros, frames = built
+    d = frames["whole_run_convergence"]
+    assert macros["WholeRunRows"] == str(len(d))
+    assert macros["WholeRunHypothesisRows"] == str(int(d["hypothesis_holds"].sum()))
+    first = d[d["round"] == 1]["measured"].mean()
+    assert math.isclose(float(macros["WholeRunMeasuredFirst"]), first, rel_tol=5e-3)
+    assert macros["WholeRunInformative"] == "no"  # fake bound at the last round (2 + 300/R) > measured
 
 
 def test_local_sgd_and_spike_causal_density(built):

@@ -183,9 +183,12 @@ def test_proofs_dir_missing_is_a_clear_error(monkeypatch, tmp_path):
 
 
 def mutate_claim(monkeypatch, module, key, value, step):
-    monkeypatch.setitem(module.CLAIMS, key, value)
-    with pytest.raises(AssertionError):
-        getattr(module, step)()
+    """Alter one claim, assert that ``step`` fails, and undo the alteration (so that the next
+    mutation of the same test is caught on its own, not thanks to this one)."""
+    with monkeypatch.context() as mp:
+        mp.setitem(module.CLAIMS, key, value)
+        with pytest.raises(AssertionError):
+            getattr(module, step)()
 
 
 def test_mutations_spike_time_regularity(checks, monkeypatch):
@@ -238,17 +241,23 @@ def test_mutation_of_the_numeric_code(checks, monkeypatch):
 def test_mutations_ttfs_loss_smoothness(checks, monkeypatch):
     m = checks["check_ttfs_loss_smoothness"]
     mutate_claim(monkeypatch, m, "softmax_hessian_norm", sp.Rational(1, 4), "step_softmax_hessian_norm")
-    mutate_claim(monkeypatch, m, "residual_norm2", 1, "step_assembly")
+    mutate_claim(monkeypatch, m, "residual_norm2", 1, "step_residual_norm")  # vs the vertex maximum
+    mutate_claim(monkeypatch, m, "G", S.n_causal * S.kappa_max / (S.tau_xi * S.s_min), "step_assembly")
     mutate_claim(monkeypatch, m, "loss_hess", lambda p: sp.diag(*p) / S.tau_xi**2, "step_loss_derivatives")
 
 
 def test_mutations_clock_driven_error(checks, monkeypatch):
     m = checks["check_clock_driven_error"]
     mutate_claim(monkeypatch, m, "eps_hermite", S.fourth * S.dt**4 / 192, "step_hermite_interpolation_error")
+    # caught by the remainders derived for a general V (not a polynomial)
+    mutate_claim(monkeypatch, m, "eps_hermite", S.fourth * S.dt**4 / 192, "step_hermite_remainder_general")
+    mutate_claim(monkeypatch, m, "eps_linear", S.curvature * S.dt**2 / 4, "step_linear_remainder_general")
+    mutate_claim(monkeypatch, m, "linear_remainder_factor", sp.Rational(1, 6), "step_linear_remainder_general")
+    mutate_claim(monkeypatch, m, "hermite_remainder_factor", sp.Rational(1, 12), "step_hermite_remainder_general")
     mutate_claim(monkeypatch, m, "omega_linear_max", S.dt**2 / 2, "step_linear_interpolation_error")
     mutate_claim(monkeypatch, m, "radius", (S.s_min + sp.sqrt(S.s_min**2 - 2 * S.curvature * S.eps)) / S.curvature,
                  "step_root_perturbation")
-    mutate_claim(monkeypatch, m, "plain_step_limit", 3 * S.s_min / S.curvature, "step_hypotheses_compatible")
+    mutate_claim(monkeypatch, m, "plain_step_limit", 3 * S.s_min / S.curvature, "step_plain_scheme")  # phi(lambda 3s/D) is not 2s^2/D lambda(1-lambda)
 
 
 def test_mutations_no_global_lipschitz(checks, monkeypatch):
@@ -287,6 +296,11 @@ def test_mutations_federated_ttfs_convergence(checks, monkeypatch):
     m = checks["check_federated_ttfs_convergence"]
     mutate_claim(monkeypatch, m, "sigma2", S_G() ** 2, "step_variance_of_a_mean")
     mutate_claim(monkeypatch, m, "middle_at_balanced", 4 * sp.Symbol("f_0", positive=True), "step_balanced_step_size")
+    # a bound that differs from the implementation of Yu et al. (the drift term with I instead of I^2)
+    g, I, G, L = (sp.Symbol(x, positive=True) for x in ("gamma", "I", "G", "L"))
+    mutate_claim(monkeypatch, m, "bound", m.CLAIMS["bound"] - 4 * g**2 * I**2 * G**2 * L**2 + 4 * g**2 * I * G**2 * L**2,
+                 "step_substitution")
+    mutate_claim(monkeypatch, m, "gamma_balanced", 2 * m.CLAIMS["gamma_balanced"], "step_balanced_step_size")
 
 
 def S_G():
@@ -300,3 +314,44 @@ def test_mutations_spike_causal_communication(checks, monkeypatch):
                                                                                   / sp.Symbol("b", positive=True)),
                  "step_uniform_example")
     mutate_claim(monkeypatch, m, "bitmap_crossover", sp.Rational(31, 32), "step_bits")
+    mutate_claim(monkeypatch, m, "entropy_curvature", 1 / (sp.Symbol("rho", positive=True) * sp.log(2)),
+                 "step_entropy_baseline")
+
+
+def test_mutations_smoothed_federated_convergence(checks):
+    """Each claim of Theorem 5 is caught by the step that derives it (table in the check's docstring);
+    every mutation is undone before the next, so each is caught on its own."""
+    m = checks["check_smoothed_federated_convergence"]
+    sig, M, Lc, G2, V, gam, I, R, Dl, P2 = (m.sig, m.M, m.Lc, m.G2, m.V, m.gam, m.I, m.R, m.Dl, m.P2)
+    yu_like = 4 * Dl / (gam * R * (I + 1)) + 4 * Lc**2 * gam**2 * G2 * I**2 + 2 * Lc * gam * V * P2
+    mutations = [
+        ("abs_mean", 1 / sp.sqrt(sp.pi), "step_gaussian_moments"),
+        ("chi2_dev", 2 * m.phi(1), "step_gaussian_moments"),
+        ("grad_weight", (m.y - m.w) / sig * m.phi_s(m.y - m.w), "step_gaussian_derivatives"),
+        ("hess_weight", (m.y - m.w) ** 2 / sig**4 * m.phi_s(m.y - m.w), "step_gaussian_derivatives"),
+        ("G_smooth", M / (sig * sp.sqrt(sp.pi)), "step_bounds_attained"),
+        ("L", m.phi(1) * M / sig**2, "step_bounds_attained"),
+        ("drift_sum", I**3 / 3, "step_drift"),
+        ("step_condition", 2 / Lc, "step_descent"),
+        ("average_all", m.CLAIMS["average_all"] - Dl / (gam * m.T), "step_assembly"),
+        # the round conversion's factor 2I/(I+1) dropped (the all-steps bound claimed at the rounds)
+        ("bound", m.CLAIMS["bound"] * (I + 1) / (2 * I), "step_assembly"),
+        ("bound", yu_like, "step_assembly"),  # Yu et al.'s drift 4 I^2 instead of the derived (I-1)(2I-1)
+        ("cubic", m.CLAIMS["cubic"] + gam, "step_step_size"),
+    ]
+    for key, value, step in mutations:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setitem(m.CLAIMS, key, value)
+            with pytest.raises(AssertionError):
+                getattr(m, step)()
+    m.run_checks()  # and the real claims pass again
+
+
+def test_mutated_smoothing_code_is_caught(checks, monkeypatch):
+    from fsnn_theory.theory import smoothing as SM
+
+    m = checks["check_smoothed_federated_convergence"]
+    real = SM.smoothed_smoothness
+    monkeypatch.setattr(SM, "smoothed_smoothness", lambda M, s: 1.01 * real(M, s))
+    with pytest.raises(AssertionError):
+        m.step_numeric_match()

@@ -165,6 +165,28 @@ def _federated(p: dict) -> list[tuple[str, str, float]]:
             ("(1/T) sum E||grad f||^2 <=", b.kind, b.value)]
 
 
+def _smoothed(p: dict) -> list[tuple[str, str, float]]:
+    from fsnn_theory.theory import smoothing as SM
+
+    lo, hi = SM.ttfs_cross_entropy_range(int(p["K"]), p["t_max"], p["tau_xi"])
+    cap = float(p["cap"])
+    if not cap > lo:
+        raise ValueError(f"cap must exceed the loss's lower end {lo:.6g}, got {cap}")
+    M, sigma = min(hi, cap) - lo, p["sigma"]
+    L = SM.smoothed_smoothness(M, sigma)
+    var = SM.two_point_oracle_variance(M, sigma, int(p["d"]), int(p["m"]), int(p["B"]))
+    G2 = SM.smoothed_gradient_bound(M, sigma) ** 2 + var
+    N, I, R, delta = int(p["N"]), int(p["I"]), int(p["R"]), p["Delta"]
+    gamma = p["gamma"] if p["gamma"] != "auto" else SM.smoothed_local_sgd_step_size(delta, L, G2, var, I, R, 1.0 / N)
+    if not 0 < gamma <= 1.0 / L:
+        raise ValueError(f"gamma must be in (0, 1/L] = (0, {1.0 / L:.6g}] (Theorem 5's condition), got {gamma}")
+    bound = SM.smoothed_local_sgd_bound(delta, L, G2, var, gamma, I, R, 1.0 / N)
+    return [("loss range M", "value", M), ("L = 2 phi(1) M / sigma^2", "tight", L),
+            ("sup ||grad f_sigma||^2 = M^2/(2 pi sigma^2)", "tight", SM.smoothed_gradient_bound(M, sigma) ** 2),
+            ("oracle variance sigma_v^2 <=", "upper", var), ("step gamma", "value", gamma),
+            ("(1/R) sum_r E||grad f(x_rI)||^2 <=", "upper", bound)]
+
+
 def _communication(p: dict) -> list[tuple[str, str, float]]:
     from fsnn_theory.theory import bounds
     from fsnn_theory.theory import regularity as R
@@ -176,6 +198,7 @@ def _communication(p: dict) -> list[tuple[str, str, float]]:
             ("dense float32 bits", "value", float(bounds.dense_float32_bits(d))),
             ("QSGD s=sqrt(d) bits <=", "upper", bounds.qsgd_dense_bits_bound(d).value),
             ("top-k bits at k = E[nnz]", "value", float(bounds.topk_bits(d, max(1, round(rho * d))))),
+            ("support bits, entropy-coded d H2(rho) (i.i.d.) >=", "lower", R.support_entropy_bits(d, rho).value),
             ("uplink bits to eps: R(eps) N E[bits]", "upper",
              R.spike_causal_bits_to_epsilon(p["rounds"], int(p["N"]), bits))]
 
@@ -221,6 +244,16 @@ THEOREMS: dict[str, Theorem] = {
              "B": (16, "mini-batch"), "f0": (1.1, "f(x_0) - f* (cross-entropy: f(x_0))"),
              "gamma": ("auto", "step size (auto: balanced, capped at 1/L)")},
             _federated,
+        ),
+        Theorem(
+            "smoothed_federated_convergence",
+            {"K": (3, "classes"), "t_max": (3.0, "readout window (ms)"), "tau_xi": (0.1, "softmax temperature (ms)"),
+             "cap": (5.0, "per-sample loss cap (inf: none)"),
+             "sigma": (1.5, "smoothing scale"), "d": (15, "number of weights"), "m": (256, "oracle directions"),
+             "B": (32, "mini-batch"), "N": (10, "clients"), "I": (1, "local steps per round"),
+             "R": (200, "rounds"), "Delta": (2.3, "f(x_0) - inf f"),
+             "gamma": ("auto", "step size (auto: minimises the bound, capped at 1/L)")},
+            _smoothed,
         ),
         Theorem(
             "spike_causal_communication",

@@ -81,6 +81,7 @@ __all__ = [
     "causal_pair_probability",
     "spike_causal_density",
     "spike_causal_bits_bound",
+    "support_entropy_bits",
     "spike_causal_bits_to_epsilon",
     "THEOREM_REGULARITY",
     "THEOREM_FEDERATED",
@@ -844,6 +845,27 @@ def spike_causal_bits_bound(d, density) -> Bound:
     index = np.minimum(d, _ceil_log2(d + 1) + rho * d * _ceil_log2(np.maximum(d, 2)))
     return Bound(value=_value(1.0 + index + 32.0 * rho * d), kind="upper", theorem=THEOREM_COMMUNICATION,
                  quantity="expected bits of one spike-causal message")
+
+
+def support_entropy_bits(d, density) -> Bound:
+    r"""Entropy-coded baseline for the support of a message: :math:`d\,H_2(\rho)` bits (Theorem 4 (iv)).  *lower*
+
+    :math:`H_2(\rho) = -\rho\log_2\rho - (1-\rho)\log_2(1-\rho)`. If the d entries are non-zero
+    independently with probability ρ, an ideal entropy coder (arithmetic coding; Shannon 1948)
+    needs :math:`d H_2(\rho)` bits on average for the support and no lossless code needs fewer. With
+    per-entry probabilities :math:`p_{ij}` of mean ρ, coding the entries separately needs
+    :math:`\sum_{ij} H_2(p_{ij}) \le d H_2(\rho)` (H₂ is concave), so :math:`d H_2(\rho)` is the
+    baseline the bitmap (d bits) and the index list (:math:`\approx \rho d\lceil\log_2 d\rceil`
+    bits) of `spike_causal_bits_bound` are compared with. Values (32 bits per non-zero) are extra.
+    """
+    d = _count("d", d)
+    rho = as_float_array("density", density)
+    if not ((rho >= 0) & (rho <= 1)).all():
+        raise ValueError("density must lie in [0, 1]")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -(np.where(rho > 0, rho * np.log2(rho), 0.0) + np.where(rho < 1, (1 - rho) * np.log2(1 - rho), 0.0))
+    return Bound(value=_value(d * h), kind="lower", theorem=THEOREM_COMMUNICATION,
+                 quantity="expected bits of any lossless code of the support (i.i.d. entries)")
 
 
 def spike_causal_bits_to_epsilon(rounds, clients, bits_per_message) -> float | np.ndarray:
