@@ -589,3 +589,12 @@ def test_ef21_by_hand():
         B.ef21_bound(T=1, gamma=1.01 * limit, L=2.0, L_tilde=3.0, alpha=0.25, f0_gap=1.0)
     with pytest.raises(ValueError, match="alpha must lie in"):
         B.ef21_step_limit(1.0, 1.0, 0.0)
+
+
+def test_ceil_log2_is_exact_at_and_around_every_power_of_two():
+    # independent: Python's exact integer bit_length, ceil(log2 d) = (d - 1).bit_length()
+    d = sorted({max(1, (1 << e) + k) for e in range(0, 62) for k in (-1, 0, 1)} | set(range(1, 70)))
+    got = B.ceil_log2(np.array(d, dtype=np.int64))
+    assert got.tolist() == [(x - 1).bit_length() for x in d]
+    # float input holding integers (how Theorem 4 passes d) gives the same answer
+    assert B.ceil_log2(np.array([1024.0, 1025.0])).tolist() == [10, 11]

@@ -41,10 +41,18 @@ from typing import Callable, Union
 
 import numpy as np
 
-from fsnn_theory._validation import as_float_array, check_choice, check_int
+from fsnn_theory._validation import (
+    as_float_array,
+    check_choice,
+    check_int,
+    nonnegative_array,
+    positive_array,
+    real_array,
+)
 
 __all__ = [
     "BOUND_KINDS",
+    "ceil_log2",
     "SOURCE_CHECKED",
     "Bound",
     # FedAvg, strongly convex (Li et al. 2020)
@@ -196,24 +204,9 @@ class Bound:
 # --------------------------------------------------------------------------------------
 
 
-def _real(name: str, x) -> np.ndarray:
-    if isinstance(x, bool) or (isinstance(x, np.ndarray) and x.dtype == bool):
-        raise ValueError(f"{name} must be a real number or array of reals, got {x!r}")
-    return as_float_array(name, x)
-
-
-def _positive(name: str, x) -> np.ndarray:
-    a = _real(name, x)
-    if not (a > 0).all():
-        raise ValueError(f"{name} must be a finite number > 0, got {_show(a[a <= 0])}")
-    return a
-
-
-def _nonnegative(name: str, x) -> np.ndarray:
-    a = _real(name, x)
-    if not (a >= 0).all():
-        raise ValueError(f"{name} must be a finite number >= 0, got {_show(a[a < 0])}")
-    return a
+_real = real_array
+_positive = positive_array
+_nonnegative = nonnegative_array
 
 
 def _integer(name: str, x, low: int) -> np.ndarray:
@@ -1097,11 +1090,13 @@ def topk_bits(d: ArrayLike, k: ArrayLike) -> int | np.ndarray:
     k = _integer("k", k, 1)
     if not (k <= d).all():
         raise ValueError(f"k must be <= d, got k={_bad(k, k > d)}")
-    return _out(k * (32 + _ceil_log2(d)))
+    return _out(k * (32 + ceil_log2(d)))
 
 
-def _ceil_log2(d: np.ndarray) -> np.ndarray:
-    """Exact ceil(log2 d) for integer d >= 1 (floating log2 corrected at powers of two)."""
+def ceil_log2(d) -> np.ndarray:
+    """Exact ceil(log2 d) for integer d >= 1 (floating log2 corrected at powers of two): the bits
+    of an index into d items. The one definition of the project (compressors and Theorem 4 use it)."""
+    d = np.asarray(d).astype(np.int64)
     e = np.ceil(np.log2(d.astype(np.float64))).astype(np.int64)
     e = np.where((e > 0) & ((np.int64(1) << np.maximum(e - 1, 0)) >= d), e - 1, e)
     e = np.where((np.int64(1) << e) < d, e + 1, e)

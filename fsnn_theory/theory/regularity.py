@@ -49,9 +49,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fsnn_theory._validation import as_float_array, check_choice, check_positive
+from fsnn_theory._validation import (
+    as_float_array,
+    check_choice,
+    check_positive,
+    nonnegative_array,
+    positive_array,
+)
 from fsnn_theory.neurons import LIF, NLIF, NeuronModel
-from fsnn_theory.theory.bounds import Bound
+from fsnn_theory.theory.bounds import Bound, ceil_log2
 
 __all__ = [
     "KernelConstants",
@@ -115,18 +121,8 @@ GRADIENT_NORMS = ("entry", "l2", "l1")
 # --------------------------------------------------------------------------------------------
 
 
-def _positive(name: str, x) -> np.ndarray:
-    a = as_float_array(name, x)
-    if not (a > 0).all():
-        raise ValueError(f"{name} must be a finite number > 0, got {_first(a[~(a > 0)])}")
-    return a
-
-
-def _nonnegative(name: str, x) -> np.ndarray:
-    a = as_float_array(name, x)
-    if not (a >= 0).all():
-        raise ValueError(f"{name} must be a finite number >= 0, got {_first(a[~(a >= 0)])}")
-    return a
+_positive = positive_array
+_nonnegative = nonnegative_array
 
 
 def _count(name: str, x) -> np.ndarray:
@@ -824,10 +820,6 @@ def spike_causal_density(q, samples) -> Bound:
                  quantity="expected fraction of non-zero entries of a spike-causal update")
 
 
-def _ceil_log2(x: np.ndarray) -> np.ndarray:
-    return np.ceil(np.log2(np.asarray(x, dtype=np.float64)) - 1e-12)
-
-
 def spike_causal_bits_bound(d, density) -> Bound:
     r"""Expected bits of one spike-causal message of dimension d (Theorem 4 (ii)).  *upper*
 
@@ -842,7 +834,7 @@ def spike_causal_bits_bound(d, density) -> Bound:
     rho = as_float_array("density", density)
     if not ((rho >= 0) & (rho <= 1)).all():
         raise ValueError("density must lie in [0, 1]")
-    index = np.minimum(d, _ceil_log2(d + 1) + rho * d * _ceil_log2(np.maximum(d, 2)))
+    index = np.minimum(d, ceil_log2(d + 1) + rho * d * ceil_log2(np.maximum(d, 2)))
     return Bound(value=_value(1.0 + index + 32.0 * rho * d), kind="upper", theorem=THEOREM_COMMUNICATION,
                  quantity="expected bits of one spike-causal message")
 
