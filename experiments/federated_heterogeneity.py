@@ -52,7 +52,7 @@ def config(mode: str) -> dict:
     n, E, B, beta = base["clients"], base["local_steps"], base["batch_size"], tune["decay_per_round"]
     fed = {"lr": tune["lr_federated"], "decay": beta / E}
     kinds = [("iid", {"partition": "iid", **fed})]
-    kinds += [(f"dirichlet_{a}", {"partition": "dirichlet", "alpha": a, **fed}) for a in (1.0, 0.5, 0.1)]
+    kinds += [(f"dirichlet_{a}", {"partition": f"dirichlet:{a}", **fed}) for a in (1.0, 0.5, 0.1)]
     kinds += [("central", {"partition": "central", "local_steps": n * E, "lr": tune["lr_central"],
                            "decay": beta / (n * E)}),
               ("central_large_batch", {"partition": "central", "batch_size": n * B,
@@ -65,8 +65,7 @@ def config(mode: str) -> dict:
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.studies.presets import DEFAULT_SPEC, build_model_and_data, run_variants
-    from fsnn_theory.federated.partition import make_partition
+    from fsnn_theory.studies.presets import DEFAULT_SPEC, build_model_and_data, run_variants, spec_partition
 
     runs = [(f"{label}_seed{seed}", ov) for label, seed, ov in config["variants"]]
     data = run_variants(ctx, config["base"], runs)
@@ -81,7 +80,7 @@ def run(config: dict, ctx) -> pd.DataFrame:
         if spec["partition"] == "central":
             tv[label, seed] = 0.0
             continue
-        part = make_partition(spec["partition"], ds.train.y, spec["clients"], spec["seed"], alpha=spec["alpha"])
+        part = spec_partition(spec, ds.train.y)
         tv[label, seed] = part.heterogeneity()["mean_label_tv"]
     data["mean_label_tv"] = [tv[k] for k in zip(data["label"], data["seed"])]
     final = data.groupby(["label", "seed"], sort=False).tail(1)

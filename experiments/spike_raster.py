@@ -20,13 +20,13 @@ LAYER_NAMES = ("input", "hidden", "output")
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.training import recipe
+    from fsnn_theory.studies.setups import recipe
 
     return {"recipe": recipe("yin-yang", mode), "seed": 0}
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.training import load_dataset, make_classifier
+    from fsnn_theory.studies.setups import load_dataset, make_classifier
 
     rec = config["recipe"]
     _, params = trained_network(ctx, rec, config["seed"])

@@ -24,7 +24,7 @@ ANN_TEST_ACCURACY = 0.987
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.training import recipe
+    from fsnn_theory.studies.setups import recipe
 
     return {
         "recipe": recipe("yin-yang", mode),
@@ -38,7 +38,7 @@ def trained_network(ctx, rec: dict, seed: int):
     Both are stored as chunks of ``ctx`` (keys ``history_seed<S>``, ``params_seed<S>``), so a rerun
     reuses them; training runs at most once per call.
     """
-    from fsnn_theory.training import run_recipe
+    from fsnn_theory.studies.setups import run_recipe
 
     memo: dict = {}
 

@@ -85,6 +85,8 @@ from fsnn_theory.federated.partition import (
     iid_partition,
     label_tv_distances,
     make_partition,
+    parse_partition,
+    PartitionSpec,
     powerlaw_partition,
     shards_partition,
 )
@@ -94,7 +96,7 @@ __all__ = [
     "STREAM_SAMPLING", "STREAM_DROPOUT", "STREAM_BATCH", "STREAM_UPLINK", "STREAM_CONTROL",
     "ENERGY_PER_SYNOP_PJ", "ENERGY_PER_MAC_PJ",
     "Partition", "iid_partition", "dirichlet_partition", "shards_partition", "powerlaw_partition",
-    "make_partition", "label_tv_distances", "gini_coefficient",
+    "make_partition", "PartitionSpec", "parse_partition", "label_tv_distances", "gini_coefficient",
     "Compressor", "Message", "Dense", "QSGD", "TopK", "RandomK", "Int8", "SpikeCausal", "parse_compressor",
     "elias_omega_length", "elias_omega_encode", "elias_omega_decode", "qsgd_levels", "qsgd_encode",
     "qsgd_decode", "qsgd_message_bits", "sparse_index_bits", "causal_message_bits", "error_feedback_step",
