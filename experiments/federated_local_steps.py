@@ -33,7 +33,7 @@ def run(config: dict, ctx) -> pd.DataFrame:
     from fsnn_theory.studies.presets import add_variant_columns, run_variants
 
     data = run_variants(ctx, config["base"], [(label, ov) for label, ov, _ in config["variants"]])
-    return add_variant_columns(data, {label: cols for label, _, cols in config["variants"]})
+    return add_variant_columns(data, {label: cols for label, _, cols in config["variants"]}, ("partition", "local_steps"))
 
 
 def plot(data: pd.DataFrame, config: dict):

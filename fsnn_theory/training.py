@@ -14,8 +14,9 @@ their published configuration for Yin-Yang), as small pure pieces plus one loop:
   keep the parameters of the best validation epoch;
 * input noise — Gaussian jitter of the training input spike times (Göltz et al.'s MNIST setting);
 * `train` — seeded mini-batch loop that writes one row of statistics per epoch;
-* `sgd_step`, `clip_update_norm` and `StepSchedule`-style rate functions (`inverse_decay`,
-  `step_decay`) are shared with the federated loop (`fsnn_theory.federated.algorithms`).
+* `inverse_decay` — :math:`\eta_t = \eta_0/(1+\beta t)`, the schedule of the federated recipes;
+* `sgd_step`, `clip_update_norm`, `inverse_decay` and `weight_bumping` are shared with the
+  federated loop (`fsnn_theory.federated.algorithms`): one SGD step, one clip, one schedule family.
 
 The data sets, networks and recipes (`load_dataset`, `make_classifier`, `default_training_config`,
 `recipe`, `run_recipe`) live in `fsnn_theory.studies.setups`.
@@ -69,6 +70,7 @@ __all__ = [
     "Optimizer",
     "StepDecay",
     "step_decay",
+    "inverse_decay",
     "clip_update_norm",
     "WeightBumping",
     "weight_bumping",
@@ -192,13 +194,29 @@ def step_decay(lr0: float, epoch: int, step_size: int, gamma: float) -> float:
     return lr0 * gamma ** (epoch // step_size)
 
 
-def clip_update_norm(delta: np.ndarray, max_norm: float | None) -> tuple[np.ndarray, bool]:
+def inverse_decay(lr0: float, t: int, decay: float) -> float:
+    r"""Learning rate at step t of the inverse schedule :math:`\eta_t = \eta_0 / (1 + \beta t)` (β = ``decay``).
+
+    The :math:`\Theta(1/t)` decay of SGD analyses (Robbins & Monro 1951; with β = 1,
+    :math:`\eta_0/(1+t)`); the federated recipes use it per round (β / E per local step).
+    """
+    return float(lr0 / (1.0 + decay * t))
+
+
+def clip_update_norm(delta: np.ndarray, max_norm: float | None) -> tuple[np.ndarray, bool | np.ndarray]:
     r"""Rescale ``delta`` to Euclidean norm ``max_norm`` if it is longer: :math:`\Delta \min(1, c/\|\Delta\|_2)`.
 
-    Returns ``(delta, clipped)``. ``None`` disables clipping.
+    One vector (1-d): returns ``(delta, clipped)``. Several (2-d, one per row, e.g. all clients'
+    gradients of a batched federated step): each row is clipped on its own; returns
+    ``(deltas, clipped rows)``. ``None`` disables clipping. Used for update norms here and for
+    gradient norms by the federated loop (`fsnn_theory.federated.algorithms`).
     """
     if max_norm is None:
         return delta, False
+    if delta.ndim == 2:
+        norms = np.linalg.norm(delta, axis=1)
+        over = norms > max_norm
+        return delta * np.where(over, max_norm / np.where(over, norms, 1.0), 1.0)[:, None], over
     norm = float(np.sqrt(np.dot(delta, delta)))
     if norm > max_norm:
         return delta * (max_norm / norm), True

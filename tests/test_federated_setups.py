@@ -133,7 +133,8 @@ def test_add_variant_columns_needs_every_label():
     from fsnn_theory.studies.presets import add_variant_columns
 
     data = pd.DataFrame({"label": ["a", "a", "b"], "x": [1, 2, 3]})
-    out = add_variant_columns(data.copy(), {"a": {"E": 1, "p": "iid"}, "b": {"E": 5, "p": "iid"}})
-    assert list(out["E"]) == [1, 1, 5] and list(out.columns) == ["label", "x", "E", "p"]
+    out = add_variant_columns(data.copy(), {"a": {"p": "iid", "E": 1}, "b": {"E": 5, "p": "x"}}, ("E", "p"))
+    assert list(out["E"]) == [1, 1, 5] and list(out["p"]) == ["iid", "iid", "x"]
+    assert list(out.columns) == ["label", "x", "E", "p"]
     with pytest.raises(ValueError, match="lacks the variant labels"):
-        add_variant_columns(data.copy(), {"a": {"E": 1}})
+        add_variant_columns(data.copy(), {"a": {"E": 1}}, ("E",))

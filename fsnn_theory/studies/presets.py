@@ -117,16 +117,16 @@ def run_variants(ctx, base: dict[str, Any], variants: list[tuple[str, dict[str, 
     return pd.concat(frames, ignore_index=True)
 
 
-def add_variant_columns(data: "pd.DataFrame", columns: dict[str, dict[str, Any]]) -> "pd.DataFrame":
-    """Append explicit per-variant columns: ``columns[label][name]`` for every row of ``label``.
+def add_variant_columns(data: "pd.DataFrame", columns: dict[str, dict[str, Any]], names) -> "pd.DataFrame":
+    """Append explicit per-variant columns ``names`` (in that order): ``columns[label][name]`` for
+    every row of ``label``.
 
-    Variants carry their parameters as data (never parsed back out of the label); the columns
-    are appended in the order of the first label's dict. Every label of ``data`` must be listed.
+    Variants carry their parameters as data (never parsed back out of the label). Every label of
+    ``data`` must be listed (the order is explicit because a stored config may sort dict keys).
     """
     missing = sorted(set(data["label"]) - set(columns))
     if missing:
         raise ValueError(f"columns lacks the variant labels {missing}")
-    names = list(next(iter(columns.values())))
     for name in names:
         data[name] = data["label"].map({label: cols[name] for label, cols in columns.items()})
     return data
