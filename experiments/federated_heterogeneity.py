@@ -31,9 +31,12 @@ TITLE = "Federated SNN on Yin-Yang: IID vs Dirichlet label skew vs centralised S
 
 
 def _base(mode: str) -> dict:
-    if mode == "full":
-        return {"train_size": 5000, "test_size": 1000, "hidden": 120, "clients": 10, "rounds": 400,
-                "local_steps": 10, "batch_size": 32, "eval_every": 25, "schedule": "inverse"}
+    if mode == "full":  # the tuned recipe, kept in one place (also the default of `fsnn federate`)
+        from fsnn_theory.studies.setups import YIN_YANG_FEDAVG as R
+
+        return {"train_size": 5000, "test_size": 1000, "hidden": R["hidden"], "clients": R["clients"],
+                "rounds": R["rounds"], "local_steps": R["local_steps"], "batch_size": R["batch_size"],
+                "eval_every": 25, "schedule": R["schedule"]}
     return {"train_size": 600, "test_size": 300, "hidden": 40, "clients": 5, "rounds": 20,
             "local_steps": 2, "batch_size": 16, "eval_every": 5, "schedule": "inverse"}
 
@@ -41,8 +44,10 @@ def _base(mode: str) -> dict:
 def _tuning(mode: str) -> dict:
     """η0 per kind of run, the per-round decay β, and the seeds of the repeated runs."""
     if mode == "full":
-        return {"lr_federated": 16.0, "lr_central": 2.0, "lr_central_large_batch": 4.0,
-                "decay_per_round": 0.01, "seeds": [0, 1, 2]}
+        from fsnn_theory.studies.setups import ROUND_DECAY, YIN_YANG_FEDAVG
+
+        return {"lr_federated": YIN_YANG_FEDAVG["lr"], "lr_central": 2.0, "lr_central_large_batch": 4.0,
+                "decay_per_round": ROUND_DECAY, "seeds": [0, 1, 2]}
     return {"lr_federated": 2.0, "lr_central": 1.0, "lr_central_large_batch": 2.0,
             "decay_per_round": 0.05, "seeds": [0, 1]}
 
