@@ -25,16 +25,16 @@ def config(mode: str) -> dict:
         base = {"train_size": 600, "test_size": 300, "hidden": 40, "clients": 5, "rounds": 12,
                 "local_steps": 2, "batch_size": 16, "eval_every": 4, "lr": 0.5, "seed": 0}
         parts = [["dirichlet_0.5", "dirichlet:0.5"]]
-    variants = [[f"{p}_q{q}", {"partition": spec, "dropout": q}, {"partition": p, "dropout": q}]
-                for p, spec in parts for q in DROPOUTS]
-    return {"base": base, "variants": variants}
+    variants = [[f"{p}_q{q}", {"partition": spec, "dropout": q}] for p, spec in parts for q in DROPOUTS]
+    columns = {f"{p}_q{q}": {"partition": p, "dropout": q} for p, _ in parts for q in DROPOUTS}
+    return {"base": base, "variants": variants, "columns": columns}
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
     from fsnn_theory.studies.presets import add_variant_columns, run_variants
 
-    data = run_variants(ctx, config["base"], [(label, ov) for label, ov, _ in config["variants"]])
-    return add_variant_columns(data, {label: cols for label, _, cols in config["variants"]}, ("partition", "dropout"))
+    data = run_variants(ctx, config["base"], [(label, ov) for label, ov in config["variants"]])
+    return add_variant_columns(data, config["columns"], ("partition", "dropout"))
 
 
 def plot(data: pd.DataFrame, config: dict):
