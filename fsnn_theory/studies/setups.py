@@ -10,7 +10,7 @@ recipe tuned for the paper is the recipe the CLI runs by default.
 * ``RUN_SPEC_DEFAULTS``, :func:`federated_recipe`, :func:`build_model_and_data`,
   :func:`federated_schedule`, :func:`spiking_guards` — federated runs described by a flat run
   spec (`fsnn_theory.studies.presets`), with the tuned FedAvg recipe of the paper
-  (``experiments/federated_heterogeneity.py``) as the default of ``fsnn federate``.
+  (``experiments/federated_heterogeneity.py``), cut to 150 rounds, as the default of ``fsnn federate``.
 
 Partitions are named by one spec string (``"iid"``, ``"dirichlet:0.5"``, ``"shards:2"``,
 ``"powerlaw:1"``; `fsnn_theory.federated.partition.parse_partition`).
@@ -54,6 +54,7 @@ __all__ = [
     "ROUND_DECAY",
     "YIN_YANG_FEDAVG",
     "FEDERATE_ROUNDS",
+    "FEDERATE_ROUND_DECAY",
     "FEDERATED_RECIPES",
     "federated_recipe",
     "build_model_and_data",
@@ -230,33 +231,40 @@ RUN_SPEC_DEFAULTS: dict[str, Any] = {
 }
 
 #: FedAvg recipe of the paper on Yin-Yang (experiments/federated_heterogeneity.py, full mode):
-#: 10 clients, E = 10 local SGD steps of batch 32, η = η0/(1 + 0.01 r) at round r with η0 = 16
-#: (spec ``decay`` = 0.01 / E per step), 120 hidden neurons, Göltz et al.'s guard 0.2 and weight
-#: bumping. The paper runs 400 rounds (96.0 % on seed 0); ``fsnn federate`` defaults to
-#: ``FEDERATE_ROUNDS`` of them (measured: see the README).
+#: 10 clients, E = 10 local SGD steps of batch 32, η = η0/(1 + β r) at round r with η0 = 16 and
+#: β = ``ROUND_DECAY`` = 0.01 (spec ``decay`` = β / E per step), 120 hidden neurons, Göltz et al.'s
+#: guard 0.2 and weight bumping, 400 rounds (96.0 % test accuracy on seed 0).
 ROUND_DECAY = 0.01
 YIN_YANG_FEDAVG = {
     "hidden": 120, "clients": 10, "local_steps": 10, "batch_size": 32, "schedule": "inverse",
     "lr": 16.0, "decay": ROUND_DECAY / 10, "rounds": 400, "max_dw_norm": 0.2, "bumping": True,
 }
-FEDERATE_ROUNDS = {"yin-yang": 150, "digits": 150}
+
+#: ``fsnn federate`` default: the same recipe cut to 150 rounds with a ten times faster decay
+#: per round, β = 0.1, so that η has fallen to η0/16 = 1 at the last round instead of still
+#: swinging the accuracy by ±3 points. Measured (IID Yin-Yang, 10 clients, seeds 0/1/2): 94.8 /
+#: 94.7 / 95.1 % at round 150, about 24 s of CPU per run (the paper's 400 rounds: about 80 s).
+FEDERATE_ROUNDS = 150
+FEDERATE_ROUND_DECAY = 0.1
 
 FEDERATED_RECIPES: dict[str, dict[str, Any]] = {
     "yin-yang": YIN_YANG_FEDAVG,
-    # the same recipe shape on the 64-100-10 digits network
+    # the same recipe shape on the 64-100-10 digits network (not tuned separately)
     "digits": {**YIN_YANG_FEDAVG, "hidden": 100},
 }
 
 
-def federated_recipe(dataset: str, *, quick_cli: bool = True) -> dict[str, Any]:
+def federated_recipe(dataset: str, *, cli: bool = True) -> dict[str, Any]:
     """A complete run spec: ``RUN_SPEC_DEFAULTS`` with the tuned FedAvg recipe of ``dataset``.
 
-    ``quick_cli``: use the CLI's shorter default ``FEDERATE_ROUNDS`` instead of the paper's 400.
+    ``cli``: the ``fsnn federate`` default (``FEDERATE_ROUNDS`` rounds, per-round decay
+    ``FEDERATE_ROUND_DECAY``); else the paper's recipe as it stands (400 rounds, decay 0.01).
     """
     check_choice("dataset", dataset, DATASET_NAMES)
     spec = {**RUN_SPEC_DEFAULTS, "dataset": dataset, **FEDERATED_RECIPES[dataset]}
-    if quick_cli:
-        spec["rounds"] = FEDERATE_ROUNDS[dataset]
+    if cli:
+        spec["rounds"] = FEDERATE_ROUNDS
+        spec["decay"] = FEDERATE_ROUND_DECAY / spec["local_steps"]
     return spec
 
 
