@@ -60,12 +60,20 @@ One round r = 0, 1, ..., R-1 (reported as round r + 1; round 0 is the initial mo
 compression of Δy and Δc). So the same seed and config give the same history, bit for bit,
 independent of evaluation settings or of which clients are skipped.
 
-**Vectorisation.** A model with ``batched_loss_and_grad(P, Z, y, sample_weight)`` and
-``design(X)`` (e.g. :class:`~fsnn_theory.federated.logreg.LogisticRegressionModel`) runs all
+**Structure.** :func:`run_federated` is a thin loop: :func:`prepare` (checks; the clients'
+data), :func:`initial_state` (a :class:`FederatedState`: model, control variates, error-feedback
+memories, round), then per round the pure :func:`round_step` (new state + a :class:`RoundReport`
+of raw counts), :func:`account` (events, energy) and an evaluation every ``eval_every`` rounds.
+The algorithm is a small strategy object (:class:`FedAvg`, :class:`FedProx`, :class:`Scaffold`);
+local SGD shares ``sgd_step``, ``clip_update_norm``, ``inverse_decay`` and ``weight_bumping``
+with `fsnn_theory.training`.
+
+**Vectorisation.** A :class:`BatchedModel` (``batched_loss_and_grad(P, Z, y, sample_weight)``
+and ``design(X)``, e.g. :class:`~fsnn_theory.federated.logreg.LogisticRegressionModel`) runs all
 surviving clients' local steps as one batched computation per step; other models run one
-vectorised call per client and step. A model with ``loss_grad_forward`` and ``network`` (the
-spiking :class:`~fsnn_theory.network.SNNClassifier`) gives its synaptic events and spike-causal
-support from the training forward pass itself.
+vectorised call per client and step. A :class:`SpikingModel` (``loss_grad_forward`` and
+``network``: the spiking :class:`~fsnn_theory.network.SNNClassifier`) gives its synaptic events
+and spike-causal support from the training forward pass itself.
 
 **Accounting** (per round; `fsnn_theory.federated.accounting`): uplink bits (exact message
 lengths of the reporting clients), downlink bits, training events (forward + backward = 2 × the
