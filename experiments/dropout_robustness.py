@@ -50,3 +50,23 @@ def plot(data: pd.DataFrame, config: dict):
     fig.suptitle(TITLE, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+PARTITION = "dirichlet_0.5"  # the partition run in both modes (full mode adds IID): the paper quotes it
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    r"""Final test accuracy per dropout probability q on :data:`PARTITION`, the rounds, and the
+    swept q (``\DropoutQ<per cent spelled>``, e.g. ``\DropoutQTwentyFive`` = 0.25)."""
+    from fsnn_theory.numbers import NumberSheet, config_value, rows, spelled
+
+    sheet = NumberSheet(NAME, data)
+    for q in DROPOUTS:
+        sheet.add(f"DropoutAccuracyQ{spelled(round(100 * q))}",
+                  lambda: float(rows(data, NAME, partition=PARTITION, dropout=float(q)).sort_values(
+                      "round", kind="stable")["test_accuracy"].iloc[-1]),
+                  "percent", f"{PARTITION}, dropout q = {q:g}: final test accuracy (%)")
+    sheet.add("DropoutRounds", lambda: config_value(config, NAME, "base", "rounds"), "int", "rounds")
+    for q in DROPOUTS:
+        sheet.add(f"DropoutQ{spelled(round(100 * q))}", lambda: q, "plain", f"dropout probability q = {q:g}")
+    return sheet.result()

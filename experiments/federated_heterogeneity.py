@@ -29,6 +29,9 @@ import pandas as pd
 NAME = "federated_heterogeneity"
 TITLE = "Federated SNN on Yin-Yang: IID vs Dirichlet label skew vs centralised SGD"
 
+# Dirichlet label-skew concentrations of the sweep -> macro-name stem of their runs in the paper.
+ALPHAS = {1.0: "One", 0.5: "Half", 0.1: "Tenth"}
+
 
 def _base(mode: str) -> dict:
     if mode == "full":  # the tuned recipe, kept in one place (also the default of `fsnn federate`)
@@ -57,7 +60,7 @@ def config(mode: str) -> dict:
     n, E, B, beta = base["clients"], base["local_steps"], base["batch_size"], tune["decay_per_round"]
     fed = {"lr": tune["lr_federated"], "decay": beta / E}
     kinds = [("iid", {"partition": "iid", **fed})]
-    kinds += [(f"dirichlet_{a}", {"partition": f"dirichlet:{a}", **fed}) for a in (1.0, 0.5, 0.1)]
+    kinds += [(f"dirichlet_{a}", {"partition": f"dirichlet:{a}", **fed}) for a in ALPHAS]
     kinds += [("central", {"partition": "central", "local_steps": n * E, "lr": tune["lr_central"],
                            "decay": beta / (n * E)}),
               ("central_large_batch", {"partition": "central", "batch_size": n * B,
@@ -119,3 +122,31 @@ def plot(data: pd.DataFrame, config: dict):
     fig.suptitle(TITLE + "\n(lines: mean over seeds; bands: min–max)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    r"""Final test accuracy (mean over seeds) and label heterogeneity per kind of run, the set-up,
+    and the swept Dirichlet concentrations (``\HeterogeneityAlpha<stem>``, quoted by the text)."""
+    from fsnn_theory.numbers import NumberSheet, config_value, final_round_rows, rows
+
+    sheet = NumberSheet(NAME, data)
+    labels = {"iid": "IID", **{f"dirichlet_{a}": f"Dirichlet{stem}" for a, stem in ALPHAS.items()},
+              "central": "Central", "central_large_batch": "CentralLargeBatch"}
+
+    def final(label: str, column: str) -> float:  # mean over seeds of the value after the last round
+        return float(final_round_rows(rows(data, NAME, label=label))[column].mean())
+
+    for label, name in labels.items():
+        sheet.add(f"HeterogeneityAccuracy{name}", lambda: final(label, "test_accuracy"), "percent",
+                  f"{label}: final test accuracy (%)")
+        if not label.startswith("central"):
+            sheet.add(f"HeterogeneityTV{name}", lambda: final(label, "mean_label_tv"), "order",
+                      f"{label}: mean label TV distance")
+    for key, name, meaning in (("clients", "Clients", "clients N"), ("rounds", "Rounds", "rounds"),
+                               ("local_steps", "LocalSteps", "local steps E"), ("hidden", "Hidden", "hidden neurons")):
+        sheet.add(f"Heterogeneity{name}", lambda: config_value(config, NAME, "base", key), "int", meaning)
+    sheet.add("HeterogeneitySeeds", lambda: int(rows(data, NAME, label="iid")["seed"].nunique()), "int",
+              "seeds of each run (accuracies are means over seeds)")
+    for alpha, stem in ALPHAS.items():
+        sheet.add(f"HeterogeneityAlpha{stem}", lambda: alpha, "plain", f"Dirichlet concentration alpha = {alpha:g}")
+    return sheet.result()

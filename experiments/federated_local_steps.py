@@ -50,3 +50,23 @@ def plot(data: pd.DataFrame, config: dict):
     fig.suptitle(TITLE, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+PARTITION_MACROS = {"iid": "IID", "dirichlet_0.5": "DirichletHalf"}  # partitions of config() -> macro stem
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    r"""Final test accuracy per partition and E, the rounds, and the swept E (``\LocalStepsE<E>``)."""
+    from fsnn_theory.numbers import NumberSheet, config_value, final_round_rows, rows, spelled
+
+    sheet = NumberSheet(NAME, data)
+    for partition, pname in PARTITION_MACROS.items():
+        for E in STEPS:
+            sheet.add(f"LocalStepsAccuracy{pname}E{spelled(E)}",
+                      lambda: float(final_round_rows(rows(data, NAME, label=f"{partition}_E{E}"))[
+                          "test_accuracy"].mean()),
+                      "percent", f"{partition}, E = {E}: final test accuracy (%)")
+    sheet.add("LocalStepsRounds", lambda: config_value(config, NAME, "base", "rounds"), "int", "rounds")
+    for E in STEPS:
+        sheet.add(f"LocalStepsE{spelled(E)}", lambda: E, "plain", f"local steps E = {E} of the sweep")
+    return sheet.result()

@@ -28,18 +28,20 @@ def config(mode: str) -> dict:
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
+    from functools import partial
+
     from fsnn_theory.studies.verify import (ConvexSetting, convex_problem, field_guide_case, li2020_case,
                                            li2020_cases, verification_rows)
 
     problem = convex_problem(ConvexSetting(**config["convex"]))
-    frames = [ctx.cached(key, lambda kw=kw: li2020_case(problem, **kw))
-              for key, kw in ctx.progress(li2020_cases(config), desc="Li et al. cases")]
     fg = config["field_guide"]
-    for spec in ctx.progress(fg["partitions"], desc="Field Guide cases"):
-        for E in fg["local_steps"]:
-            key = f"fieldguide_E{E}_{spec.replace(':', '')}"
-            frames.append(ctx.cached(key, lambda spec=spec, E=E: field_guide_case(
-                problem, spec, E, fg["rounds"], fg["seeds"], fg["eta_fraction"])))
+    cases = {key: partial(li2020_case, problem, **kw) for key, kw in li2020_cases(config)}
+    cases.update({
+        f"fieldguide_E{E}_{spec.replace(':', '')}": partial(
+            field_guide_case, problem, spec, E, fg["rounds"], fg["seeds"], fg["eta_fraction"])
+        for spec in fg["partitions"] for E in fg["local_steps"]
+    })
+    frames = ctx.map(lambda key: cases[key](), cases, desc="Li et al. and Field Guide cases")
     data = pd.concat(frames, ignore_index=True)
     for r in verification_rows(data):
         ctx.log(f"{r.theorem} [{r.configuration}]: {r.violations} violations in {r.checks} checks, "
@@ -94,3 +96,64 @@ def plot(data: pd.DataFrame, config: dict):
     fig.suptitle(TITLE, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+# Theorem labels of data.csv (fsnn_theory.studies.verify) -> macro-name stem in the paper.
+THEOREM_MACROS = {
+    "Li2020 Thm1 (full participation)": "LiThmOne",
+    "Li2020 Thm2 (scheme I)": "LiThmTwo",
+    "Li2020 Thm3 (scheme II)": "LiThmThree",
+    "FieldGuide Thm1 (convex, constant step)": "FieldGuide",
+}
+
+
+def theorem_checks(data: pd.DataFrame, experiment: str, theorem: str) -> pd.DataFrame:
+    """The check rows (run, checkpoint) of one theorem label; ValueError listing the labels present."""
+    sel = data.loc[(data["theorem"] == theorem).to_numpy(), ["theorem", "kind", "measured", "bound"]]
+    if sel.empty:
+        present = ", ".join(dict.fromkeys(data["theorem"].astype(str)))
+        raise ValueError(f"{experiment}: data.csv has no checks of theorem {theorem!r}; present: {present}")
+    return sel
+
+
+def theorem_summary(data: pd.DataFrame, experiment: str, theorem: str) -> tuple:
+    """(checks, violations, median, worst tightness bound/measured) over every check of ``theorem``,
+    pooled across its configurations, with the library's definitions (`verify.summarize_checks`)."""
+    from fsnn_theory.studies.verify import summarize_checks
+
+    sel = theorem_checks(data, experiment, theorem)
+    return summarize_checks(sel["bound"], sel["measured"], str(sel["kind"].iloc[0]))
+
+
+def add_theorem_numbers(sheet, theorems: dict[str, str]) -> None:
+    r"""``\<stem>Checks``, ``Violations``, ``MedianTightness``, ``WorstTightness`` of every theorem
+    label -> stem of ``theorems`` (checks where the bound was evaluated, checks on the wrong side
+    of the bound, median and worst bound/measured; None = no evaluated check, printed n/a)."""
+    data, experiment = sheet.data, sheet.experiment
+    for theorem, stem in theorems.items():
+        summary = lambda: theorem_summary(data, experiment, theorem)  # noqa: E731
+        sheet.add(f"{stem}Checks", lambda: summary()[0], "int", f"{theorem}: checks")
+        sheet.add(f"{stem}Violations", lambda: summary()[1], "int", f"{theorem}: violations")
+        sheet.add(f"{stem}MedianTightness", lambda: _nan_if_none(summary()[2]), "magnitude",
+                  f"{theorem}: median bound / measured")
+        sheet.add(f"{stem}WorstTightness", lambda: _nan_if_none(summary()[3]), "magnitude",
+                  f"{theorem}: worst bound / measured")
+
+
+def _nan_if_none(value):
+    return float("nan") if value is None else value
+
+
+def total_violations(data: pd.DataFrame, experiment: str) -> int:
+    """Violations over every theorem of a verification experiment."""
+    return sum(theorem_summary(data, experiment, str(t))[1] for t in data["theorem"].drop_duplicates())
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    """Checks, violations and tightness of every theorem, and the violations over all of them."""
+    from fsnn_theory.numbers import NumberSheet
+
+    sheet = NumberSheet(NAME, data)
+    add_theorem_numbers(sheet, THEOREM_MACROS)
+    sheet.add("StronglyConvexViolations", lambda: total_violations(data, NAME), "int", "violations, all theorems")
+    return sheet.result()

@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -52,7 +53,7 @@ def _write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp_name = _open_temp(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -68,6 +69,36 @@ def _write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def _open_temp(path: Path) -> tuple[int, Path]:
+    """Create a fresh temp file beside ``path`` with the mode a plain ``open(path, "wb")`` gives.
+
+    ``tempfile.mkstemp`` would force mode 0600 (results unreadable to a group sharing them).
+    Instead the file is created with 0666 and the kernel applies the umask (and any default
+    ACL), as for ``open()``; when ``path`` already exists its permission bits are kept, as
+    ``open(path, "wb")`` keeps them on truncation.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:  # astronomically rare name clash: draw another name
+            continue
+        try:
+            existing = os.stat(path)
+        except FileNotFoundError:
+            return fd, tmp
+        try:
+            if stat.S_ISREG(existing.st_mode):
+                os.chmod(fd if os.chmod in os.supports_fd else tmp, stat.S_IMODE(existing.st_mode))
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        return fd, tmp
+    raise FileExistsError(f"could not create a unique temp file beside {path}")
 
 
 def _fsync_dir(directory: Path) -> None:

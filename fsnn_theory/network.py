@@ -267,7 +267,29 @@ class ForwardPass(NamedTuple):
 
 
 def forward(network: Network, params, input_times) -> ForwardPass:
-    """Spike times of every layer for a batch of input spike times (batch, n_inputs), ``inf`` = silent."""
+    r"""Spike times of every layer for a batch of input spike times (batch, n_inputs), ``inf`` = silent.
+
+    Examples
+    --------
+    A 2-2-1 NLIF network (:math:`\tau_s = \vartheta = 1`, no bias), every weight 2, both inputs at
+    t = 0: each hidden neuron sees :math:`V = 4(1 - e^{-t})` and fires at :math:`\ln(4/3)`; the
+    output neuron sees the same two-spike volley, so it fires :math:`\ln(4/3)` later.
+
+    >>> import math
+    >>> import numpy as np
+    >>> from fsnn_theory.network import Network, forward
+    >>> from fsnn_theory.neurons import NLIF
+    >>> net = Network((2, 2, 1), NLIF(tau_s=1.0, theta=1.0), bias_times=None)
+    >>> net.weight_shapes, net.n_params
+    (((2, 2), (2, 1)), 6)
+    >>> fwd = forward(net, np.full(net.n_params, 2.0), [[0.0, 0.0], [np.inf, np.inf]])
+    >>> [round(float(t), 12) for t in fwd.spike_times[0][0]] == [round(math.log(4 / 3), 12)] * 2
+    True
+    >>> round(float(fwd.output_times[0, 0]), 12) == round(2 * math.log(4 / 3), 12)
+    True
+    >>> fwd.output_times[1].tolist()  # silent inputs: silent network
+    [inf]
+    """
     weights = network.unflatten(params)
     t = network.check_input_times(input_times)
     return _forward(network, weights, t)

@@ -334,6 +334,23 @@ def make_partition(kind: str, y, n_clients: int, seed: int, *, alpha: float = 0.
     """Dispatch by name: ``kind`` in ``PARTITION_KINDS`` (the parameter of that kind is used).
 
     Prefer ``parse_partition("dirichlet:0.5").make(y, n_clients, seed)``; this keeps the keyword form.
+
+    Examples
+    --------
+    Every sample goes to exactly one client; ``iid`` gives equal sizes, and ``shards`` with two
+    shards per client gives each client exactly two classes when shards are single-class.
+
+    >>> import numpy as np
+    >>> from fsnn_theory.federated import make_partition
+    >>> y = np.repeat([0, 1, 2, 3], 5)
+    >>> p = make_partition("iid", y, n_clients=4, seed=0)
+    >>> p.sizes.tolist(), p.weights.tolist()
+    ([5, 5, 5, 5], [0.25, 0.25, 0.25, 0.25])
+    >>> sorted(np.concatenate(p.client_indices).tolist()) == list(range(20))
+    True
+    >>> s = make_partition("shards", y, n_clients=2, seed=0, shards_per_client=2)
+    >>> (s.label_counts > 0).sum(axis=1).tolist(), s.label_counts.sum(axis=1).tolist()
+    ([2, 2], [10, 10])
     """
     check_choice("partition", kind, PARTITION_KINDS)
     param = {"iid": None, "dirichlet": alpha, "shards": shards_per_client, "powerlaw": exponent}[kind]

@@ -102,16 +102,18 @@ def spec_history(spec: dict[str, Any], label: str, progress=None) -> "pd.DataFra
 def run_variants(ctx, base: dict[str, Any], variants: list[tuple[str, dict[str, Any]]]) -> "pd.DataFrame":
     """One cached chunk per (label, overrides) variant of ``base``; their histories stacked.
 
-    ``ctx`` is the experiment's `fsnn_theory.experiment.RunContext` (chunks keyed by label, so a
-    killed sweep resumes). Labels must be file-name safe.
+    ``ctx`` is the experiment's `fsnn_theory.context.RunContext`: the variants are declared as
+    independent chunks (``ctx.map``, keyed by label), so the runner schedules them and a killed
+    sweep resumes. Labels must be unique and file-name safe.
     """
     import pandas as pd
 
-    frames = []
-    for label, overrides in ctx.progress(variants, desc="runs"):
-        spec = {**base, **overrides}
-        frames.append(ctx.cached(label, lambda spec=spec, label=label: spec_history(spec, label)))
-        last = frames[-1].iloc[-1]
+    specs = {label: {**base, **overrides} for label, overrides in variants}
+    if len(specs) != len(variants):
+        raise ValueError(f"variants: labels must be unique; got {[label for label, _ in variants]}")
+    frames = ctx.map(lambda label: spec_history(specs[label], label), specs, desc="runs")
+    for label, frame in zip(specs, frames):
+        last = frame.iloc[-1]
         ctx.log(f"{label}: round {int(last['round'])}, test accuracy {last['test_accuracy']:.4f}, "
                 f"uplink {int(last['cum_uplink_bits'])} bits")
     return pd.concat(frames, ignore_index=True)

@@ -382,10 +382,22 @@ def li2020_fedavg_bound(
     Source: Li, Huang, Yang, Wang, Zhang, "On the Convergence of FedAvg on Non-IID Data",
     ICLR 2020, arXiv 1907.02189, Theorems 1, 2, 3.
 
+    Examples
+    --------
     >>> b = li2020_fedavg_bound(T=10, E=2, L=1.0, mu=0.25, sigma2=[1.0, 3.0], G=1.0,
     ...                         Gamma=0.5, w1_dist2=2.0, p=[0.5, 0.5])
     >>> round(b.value, 6), b.kind      # 4/41 * (96 + 8) = 416/41
     (10.146341, 'upper')
+
+    :math:`\kappa = 4`, :math:`\gamma = \max(8\kappa, E) = 32`, so the bound times
+    :math:`\gamma + T - 1` is the same constant, 416, for every T (the O(1/T) rate):
+
+    >>> import numpy as np
+    >>> T = np.array([10, 20, 1000])
+    >>> b = li2020_fedavg_bound(T=T, E=2, L=1.0, mu=0.25, sigma2=[1.0, 3.0], G=1.0,
+    ...                         Gamma=0.5, w1_dist2=2.0, p=[0.5, 0.5])
+    >>> (b.value * (32 + T - 1)).round(9).tolist()
+    [416.0, 416.0, 416.0]
     """
     E_, kappa, gamma, X = _li2020_parts(E, L, mu, sigma2, G, Gamma, w1_dist2, p, K, N, scheme)
     T = _integer("T", T, 1)
@@ -760,6 +772,18 @@ def qsgd_variance_bound(d: ArrayLike, s: ArrayLike, v_norm2: ArrayLike = 1.0) ->
     Verification: statement read as quoted verbatim in a third-party study note of the paper
     (not in the paper itself). Source: Alistarh et al., "QSGD", NeurIPS 2017,
     arXiv 1610.02132, Lemma 3.1.
+
+    Examples
+    --------
+    For d = 16: :math:`\min(d/s^2, \sqrt d/s)` = min(16, 4), min(4, 2), min(1/4, 1/2); the bound
+    scales with :math:`\|v\|_2^2`.
+
+    >>> from fsnn_theory.theory.bounds import qsgd_variance_bound
+    >>> qsgd_variance_bound(d=16, s=[1, 2, 8]).value.tolist()
+    [4.0, 2.0, 0.25]
+    >>> b = qsgd_variance_bound(d=16, s=2, v_norm2=3.0)
+    >>> float(b.value), b.kind
+    (6.0, 'upper')
     """
     d = _integer("d", d, 1).astype(np.float64)
     s = _integer("s", s, 1).astype(np.float64)
