@@ -17,7 +17,7 @@ TITLE = "Digits (8x8): training curves of an exact-gradient spiking network (med
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.training import recipe
+    from fsnn_theory.studies.setups import recipe
 
     return {
         "recipe": recipe("digits", mode),

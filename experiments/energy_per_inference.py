@@ -31,7 +31,7 @@ REQUIRES = ("yin_yang_training", "digits_training")
 
 def config(mode: str) -> dict:
     from fsnn_theory.network import ENERGY_PER_MAC_PJ, ENERGY_PER_SYNOP_PJ
-    from fsnn_theory.training import recipe
+    from fsnn_theory.studies.setups import recipe
 
     return {
         "recipes": {name: recipe(name, mode) for name in DATASETS},
@@ -48,7 +48,7 @@ def _ann(name: str, hidden: list[int], max_iter: int, seed: int) -> pd.DataFrame
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    from fsnn_theory.training import load_dataset
+    from fsnn_theory.studies.setups import load_dataset
 
     ds = load_dataset(name)
     ann = MLPClassifier(hidden_layer_sizes=tuple(hidden), activation="relu", solver="adam",
@@ -61,7 +61,8 @@ def _ann(name: str, hidden: list[int], max_iter: int, seed: int) -> pd.DataFrame
 
 def run(config: dict, ctx) -> pd.DataFrame:
     from fsnn_theory.network import dense_macs, synaptic_events, synaptic_events_until_decision
-    from fsnn_theory.training import evaluate, load_dataset, make_classifier
+    from fsnn_theory.studies.setups import load_dataset, make_classifier
+    from fsnn_theory.training import evaluate
 
     anns = {f"ann_{name.replace('-', '')}": name for name in DATASETS}
     ann_frames = ctx.map(

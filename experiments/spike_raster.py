@@ -21,13 +21,13 @@ LAYER_NAMES = ("input", "hidden", "output")
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.training import recipe
+    from fsnn_theory.studies.setups import recipe
 
     return {"recipe": recipe("yin-yang", mode), "seed": 0}
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.training import load_dataset, make_classifier
+    from fsnn_theory.studies.setups import load_dataset, make_classifier
 
     rec = config["recipe"]
     params = trained_params(ctx, "yin_yang_training", rec, config["seed"])

@@ -26,7 +26,7 @@ ANN_TEST_ACCURACY = 0.987
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.training import recipe
+    from fsnn_theory.studies.setups import recipe
 
     return {
         "recipe": recipe("yin-yang", mode),
@@ -40,7 +40,7 @@ ARTEFACT = "network_seed{seed}.npz"  # best-validation parameters of one seed, a
 def _train(ctx, rec: dict, seed: int) -> pd.DataFrame:
     """Train seed ``seed``; store its best-validation params as chunk ``params_seed<S>`` and return
     the history without the wall-clock column (the chunk ``history_seed<S>``)."""
-    from fsnn_theory.training import run_recipe
+    from fsnn_theory.studies.setups import run_recipe
 
     r = run_recipe(rec, seed)[2]
     # Stored before the history chunk, so a stored history implies stored params.
@@ -52,7 +52,7 @@ def _train(ctx, rec: dict, seed: int) -> pd.DataFrame:
 
 
 def _params_only(rec: dict, seed: int) -> pd.DataFrame:
-    from fsnn_theory.training import run_recipe
+    from fsnn_theory.studies.setups import run_recipe
 
     return pd.DataFrame({"w": run_recipe(rec, seed)[2].params})
 

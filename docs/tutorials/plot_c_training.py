@@ -20,7 +20,8 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 
 from fsnn_theory.data import yin_yang_dataset
-from fsnn_theory.training import default_training_config, make_classifier, train
+from fsnn_theory.studies.setups import default_training_config, make_classifier
+from fsnn_theory.training import train
 
 ds = yin_yang_dataset(train_size=1500, validation_size=500, test_size=1000)
 print(f"{ds.name}: train {ds.train.n_samples}, validation {ds.validation.n_samples}, "

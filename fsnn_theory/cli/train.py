@@ -81,12 +81,8 @@ def handler(args: argparse.Namespace) -> int:
     import numpy as np
 
     from fsnn_theory.files import write_csv_atomic, write_json_atomic
-    from fsnn_theory.training import (
-        default_training_config,
-        load_dataset,
-        make_classifier,
-        train,
-    )
+    from fsnn_theory.studies.setups import default_training_config, load_dataset, make_classifier
+    from fsnn_theory.training import train
 
     try:
         model = make_classifier(

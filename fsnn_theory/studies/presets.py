@@ -6,8 +6,8 @@ A *run spec* is a flat dict; :func:`run_spec` builds the data set, model, partit
 
 ``dataset`` ("yin-yang" | "digits"), ``train_size``, ``test_size`` (Yin-Yang prefix sizes of the
 standard splits), ``model`` ("snn" | "logreg"), ``hidden``, ``l2`` (logreg), ``clients``,
-``partition`` ("iid" | "dirichlet" | "shards" | "powerlaw" | "central"), ``alpha``,
-``shards_per_client``, ``exponent``, ``rounds``, ``local_steps``, ``batch_size``, ``algorithm``,
+``partition`` (a partition spec string, `fsnn_theory.federated.partition.parse_partition`:
+"iid", "dirichlet:ALPHA", "shards:C", "powerlaw:BETA"; or "central"), ``rounds``, ``local_steps``, ``batch_size``, ``algorithm``,
 ``prox_mu``, ``scheme``, ``clients_per_round``, ``dropout``, ``compressor``, ``schedule``, ``lr``,
 ``decay``, ``max_dw_norm``, ``bumping`` (bool: Göltz weight bumping, spiking model only),
 ``eval_every``, ``seed``.
@@ -19,83 +19,66 @@ the same number of samples as ``clients`` clients doing E steps each per round.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from fsnn_theory.data import Dataset, digits_dataset, yin_yang_dataset
-from fsnn_theory.federated.algorithms import FederatedConfig, FederatedRun, StepSchedule, centralised_sgd, run_federated
-from fsnn_theory.federated.logreg import LogisticRegressionModel, SpikeTimeFeatures, spike_feature_dataset
-from fsnn_theory.federated.partition import make_partition
+from fsnn_theory.federated.algorithms import FederatedConfig, FederatedRun, centralised_sgd, run_federated
+from fsnn_theory.federated.partition import parse_partition
+from fsnn_theory.studies.setups import RUN_SPEC_DEFAULTS, build_model_and_data, federated_schedule, spiking_guards
 
-__all__ = ["DEFAULT_SPEC", "build_model_and_data", "run_spec"]
+__all__ = ["DEFAULT_SPEC", "build_model_and_data", "build_run", "run_spec", "add_variant_columns", "spec_partition", "spec_history", "run_variants"]
 
-DEFAULT_SPEC: dict[str, Any] = {
-    "dataset": "yin-yang", "train_size": 5000, "test_size": 1000, "model": "snn", "hidden": 120, "l2": 1e-3,
-    "clients": 10, "partition": "iid", "alpha": 0.5, "shards_per_client": 2, "exponent": 1.0,
-    "rounds": 100, "local_steps": 5, "batch_size": 32, "algorithm": "fedavg", "prox_mu": 0.01,
-    "scheme": "full", "clients_per_round": None, "dropout": 0.0, "compressor": "none",
-    "schedule": "constant", "lr": 0.5, "decay": 1.0, "max_dw_norm": 0.2, "bumping": True,
-    "eval_every": 10, "seed": 0,
-}
+#: The run-spec keys and defaults (`fsnn_theory.studies.setups.RUN_SPEC_DEFAULTS`).
+DEFAULT_SPEC: dict[str, Any] = RUN_SPEC_DEFAULTS
 
 
-@lru_cache(maxsize=8)
-def _data(dataset: str, train_size: int, test_size: int, seed: int) -> Dataset:
-    if dataset == "yin-yang":
-        return yin_yang_dataset(train_size=train_size, validation_size=10, test_size=test_size)
-    if dataset == "digits":
-        return digits_dataset(seed=seed)
-    raise ValueError(f"dataset must be 'yin-yang' or 'digits', got {dataset!r}")
+def _full_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(spec) - set(DEFAULT_SPEC)
+    if unknown:
+        hint = ""
+        if unknown & {"alpha", "shards_per_client", "exponent"}:
+            hint = " (partition parameters go into the partition spec: 'dirichlet:0.5', 'shards:2', 'powerlaw:1')"
+        raise ValueError(f"unknown run-spec keys {sorted(unknown)}; known: {sorted(DEFAULT_SPEC)}{hint}")
+    return {**DEFAULT_SPEC, **spec}
 
 
-def build_model_and_data(spec: dict[str, Any]):
-    """(model, dataset) of a run spec (the logreg model's dataset holds spike-time features)."""
-    s = {**DEFAULT_SPEC, **spec}
-    ds = _data(s["dataset"], s["train_size"], s["test_size"], s["seed"])
-    if s["model"] == "snn":
-        from fsnn_theory.network import digits_classifier, yin_yang_classifier
+def spec_partition(spec: dict[str, Any], labels):
+    """The :class:`~fsnn_theory.federated.partition.Partition` of a (non-central) run spec."""
+    s = _full_spec(spec)
+    return parse_partition(s["partition"]).make(labels, s["clients"], s["seed"])
 
-        build = yin_yang_classifier if s["dataset"] == "yin-yang" else digits_classifier
-        return build(s["hidden"]), ds
-    if s["model"] == "logreg":
-        feats = SpikeTimeFeatures(ds.n_features, n_hidden=s["hidden"],
-                                  encoding="goltz" if s["dataset"] == "yin-yang" else "latency", seed=s["seed"])
-        fds = spike_feature_dataset(ds, feats)
-        return LogisticRegressionModel(feats.n_hidden, ds.n_classes, l2=s["l2"]), fds
-    raise ValueError(f"model must be 'snn' or 'logreg', got {s['model']!r}")
+
+def build_run(spec: dict[str, Any]):
+    """(model, dataset, partition, FederatedConfig) of a non-central run spec; ``ValueError`` for bad values."""
+    s = _full_spec(spec)
+    if s["partition"] == "central":
+        raise ValueError("build_run: partition 'central' is centralised SGD (use run_spec)")
+    model, ds = build_model_and_data(s)
+    schedule = federated_schedule(s, model, ds.train)
+    guard, bumping = spiking_guards(s)
+    part = spec_partition(s, ds.train.y)
+    epochs = s["local_epochs"]
+    config = FederatedConfig(
+        rounds=s["rounds"], algorithm=s["algorithm"], local_steps=s["local_steps"] if epochs is None else None,
+        local_epochs=epochs, batch_size=s["batch_size"], schedule=schedule, prox_mu=s["prox_mu"],
+        scheme=s["scheme"], clients_per_round=s["clients_per_round"], dropout=s["dropout"],
+        compressor=s["compressor"], eval_every=s["eval_every"], seed=s["seed"], clip_grad_norm=s["clip"],
+        max_dw_norm=guard, bumping=bumping,
+    )
+    return model, ds, part, config
 
 
 def run_spec(spec: dict[str, Any], progress=None) -> FederatedRun:
     """Run the federated (or centralised) training a spec describes. See the module docstring."""
-    s = {**DEFAULT_SPEC, **spec}
-    unknown = set(spec) - set(DEFAULT_SPEC)
-    if unknown:
-        raise ValueError(f"unknown run-spec keys {sorted(unknown)}; known: {sorted(DEFAULT_SPEC)}")
-    model, ds = build_model_and_data(s)
-    spiking = s["model"] == "snn"
-    L = mu = None
-    if not spiking:
-        L, mu = model.smoothness(ds.train.X), model.strong_convexity()
-    schedule = StepSchedule(s["schedule"], s["lr"], s["decay"], L=L, mu=mu)
-    guard = s["max_dw_norm"] if spiking else None
-    bumping = None
-    if spiking and s["bumping"]:
-        from fsnn_theory.training import WeightBumping
-
-        bumping = WeightBumping()
+    s = _full_spec(spec)
     if s["partition"] == "central":
+        model, ds = build_model_and_data(s)
+        schedule = federated_schedule(s, model, ds.train)
+        guard, bumping = spiking_guards(s)
         return centralised_sgd(model, ds.train, ds.test, steps=s["rounds"] * s["local_steps"],
                                batch_size=s["batch_size"], schedule=schedule, seed=s["seed"],
-                               eval_every_steps=s["local_steps"] * s["eval_every"], max_dw_norm=guard,
-                               bumping=bumping, progress=progress)
-    part = make_partition(s["partition"], ds.train.y, s["clients"], s["seed"], alpha=s["alpha"],
-                          shards_per_client=s["shards_per_client"], exponent=s["exponent"])
-    config = FederatedConfig(
-        rounds=s["rounds"], algorithm=s["algorithm"], local_steps=s["local_steps"], batch_size=s["batch_size"],
-        schedule=schedule, prox_mu=s["prox_mu"], scheme=s["scheme"], clients_per_round=s["clients_per_round"],
-        dropout=s["dropout"], compressor=s["compressor"], eval_every=s["eval_every"], seed=s["seed"],
-        max_dw_norm=guard, bumping=bumping,
-    )
+                               eval_every_steps=s["local_steps"] * s["eval_every"], clip_grad_norm=s["clip"],
+                               max_dw_norm=guard, bumping=bumping, progress=progress)
+    model, ds, part, config = build_run(s)
     return run_federated(model, ds.train, ds.test, part, config, progress=progress)
 
 
@@ -108,7 +91,7 @@ def spec_history(spec: dict[str, Any], label: str, progress=None) -> "pd.DataFra
     """
     import pandas as pd  # noqa: F401 (type of the return value)
 
-    s = {**DEFAULT_SPEC, **spec}
+    s = _full_spec(spec)
     hist = run_spec(spec, progress=progress).history.copy()
     if s["partition"] == "central":
         hist["round"] = hist["round"] * s["eval_every"]
@@ -134,3 +117,18 @@ def run_variants(ctx, base: dict[str, Any], variants: list[tuple[str, dict[str, 
         ctx.log(f"{label}: round {int(last['round'])}, test accuracy {last['test_accuracy']:.4f}, "
                 f"uplink {int(last['cum_uplink_bits'])} bits")
     return pd.concat(frames, ignore_index=True)
+
+
+def add_variant_columns(data: "pd.DataFrame", columns: dict[str, dict[str, Any]], names) -> "pd.DataFrame":
+    """Append explicit per-variant columns ``names`` (in that order): ``columns[label][name]`` for
+    every row of ``label``.
+
+    Variants carry their parameters as data (never parsed back out of the label). Every label of
+    ``data`` must be listed (the order is explicit because a stored config may sort dict keys).
+    """
+    missing = sorted(set(data["label"]) - set(columns))
+    if missing:
+        raise ValueError(f"columns lacks the variant labels {missing}")
+    for name in names:
+        data[name] = data["label"].map({label: cols[name] for label, cols in columns.items()})
+    return data
