@@ -275,22 +275,15 @@ def convex_problem(setting: ConvexSetting) -> ConvexProblem:
 
 
 def case_partition(problem: ConvexProblem, spec: str, seed: int = 0):
-    """A partition of the problem's training set by spec: ``"iid"``, ``"dirichlet:ALPHA"``,
-    ``"shards:S"`` (S shards per client) or ``"single"`` (one client holding everything)."""
-    from fsnn_theory.federated.partition import Partition, dirichlet_partition, iid_partition, shards_partition
+    """A partition of the problem's training set by spec: any spec of
+    `fsnn_theory.federated.partition.parse_partition` (``"iid"``, ``"dirichlet:ALPHA"``,
+    ``"shards:S"``, ...), or ``"single"`` (one client holding everything)."""
+    from fsnn_theory.federated.partition import Partition, parse_partition
 
     y = problem.train.y
-    N = problem.setting.clients
-    kind, _, arg = spec.partition(":")
-    if kind == "iid" and not arg:
-        return iid_partition(y, N, seed)
-    if kind == "dirichlet" and arg:
-        return dirichlet_partition(y, N, float(arg), seed)
-    if kind == "shards" and arg:
-        return shards_partition(y, N, int(arg), seed)
-    if kind == "single" and not arg:
+    if spec == "single":
         return Partition((np.arange(y.size),), y, int(y.max()) + 1, "single")
-    raise ValueError(f"partition spec must be 'iid', 'dirichlet:ALPHA', 'shards:S' or 'single', got {spec!r}")
+    return parse_partition(spec).make(y, problem.setting.clients, seed)
 
 
 @dataclass(frozen=True, eq=False)

@@ -141,18 +141,11 @@ def convex_problem(setting: ConvexSetting) -> ConvexProblem:
 
 
 def partition_from_spec(y, n_clients: int, spec: str, seed: int = 0):
-    """A partition by spec: ``"iid"`` or ``"dirichlet:ALPHA"``.
+    """A partition by spec (``"iid"``, ``"dirichlet:ALPHA"``, ...), read by the federated layer's
+    one parser, `fsnn_theory.federated.partition.parse_partition`."""
+    from fsnn_theory.federated.partition import parse_partition
 
-    The only parsing of partition specs in the verification (to be replaced by the federated
-    layer's own parser at merge)."""
-    from fsnn_theory.federated.partition import dirichlet_partition, iid_partition
-
-    kind, _, arg = spec.partition(":")
-    if kind == "iid" and not arg:
-        return iid_partition(y, n_clients, seed)
-    if kind == "dirichlet" and arg:
-        return dirichlet_partition(y, n_clients, float(arg), seed)
-    raise ValueError(f"partition spec must be 'iid' or 'dirichlet:ALPHA', got {spec!r}")
+    return parse_partition(spec).make(y, n_clients, seed)
 
 
 @dataclass(frozen=True, eq=False)
