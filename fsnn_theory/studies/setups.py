@@ -287,11 +287,21 @@ def build_model_and_data(spec: dict[str, Any]):
     if s["model"] == "snn":
         return make_classifier(s["dataset"], s["hidden"]), ds
     if s["model"] == "logreg":
-        feats = SpikeTimeFeatures(ds.n_features, n_hidden=s["hidden"],
-                                  encoding="goltz" if s["dataset"] == "yin-yang" else "latency", seed=s["seed"])
-        fds = spike_feature_dataset(ds, feats)
-        return LogisticRegressionModel(feats.n_hidden, ds.n_classes, l2=s["l2"]), fds
+        return convex_model_and_data(ds, s["hidden"], s["l2"], s["seed"],
+                                     encoding="goltz" if s["dataset"] == "yin-yang" else "latency")
     raise ValueError(f"model must be 'snn' or 'logreg', got {s['model']!r}")
+
+
+def convex_model_and_data(ds: Dataset, hidden: int, l2: float, feature_seed: int,
+                          encoding: str = "goltz") -> tuple[LogisticRegressionModel, Dataset]:
+    """The strongly convex model of the project: multinomial logistic regression with L2 penalty
+    ``l2`` on the first-spike times of a fixed random spiking layer of ``hidden`` neurons
+    (`fsnn_theory.federated.logreg`), and ``ds`` mapped to those spike-time features.
+
+    The one set-up of the convex model: `build_model_and_data`, the bound verification and the
+    constant estimation all build it here."""
+    feats = SpikeTimeFeatures(ds.n_features, n_hidden=hidden, encoding=encoding, seed=feature_seed)
+    return LogisticRegressionModel(feats.n_hidden, ds.n_classes, l2=l2), spike_feature_dataset(ds, feats)
 
 
 def federated_schedule(spec: dict[str, Any], model, train: Split) -> StepSchedule:

@@ -260,12 +260,10 @@ class ConvexProblem:
 def convex_problem(setting: ConvexSetting) -> ConvexProblem:
     """Build (and cache) the data, the model and the global optimum of ``setting``."""
     from fsnn_theory.data import yin_yang_dataset
-    from fsnn_theory.federated.logreg import LogisticRegressionModel, SpikeTimeFeatures, spike_feature_dataset
+    from fsnn_theory.studies.setups import convex_model_and_data
 
     ds = yin_yang_dataset(train_size=setting.train_size, validation_size=10, test_size=setting.test_size)
-    feats = SpikeTimeFeatures(ds.n_features, n_hidden=setting.hidden, seed=setting.feature_seed)
-    fds = spike_feature_dataset(ds, feats)
-    model = LogisticRegressionModel(setting.hidden, ds.n_classes, l2=setting.l2)
+    model, fds = convex_model_and_data(ds, setting.hidden, setting.l2, setting.feature_seed)
     mu = est.logreg_strong_convexity(model)
     opt = est.model_optimum(model, fds.train.X, fds.train.y, mu.value)
     # the record is cached and shared: its arrays must not change under a later caller

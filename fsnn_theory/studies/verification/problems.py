@@ -125,12 +125,10 @@ class ConvexProblem:
 def convex_problem(setting: ConvexSetting) -> ConvexProblem:
     """Build the data, model, start and certified optimum of ``setting`` (no cache: pass it along)."""
     from fsnn_theory.data import yin_yang_dataset
-    from fsnn_theory.federated.logreg import LogisticRegressionModel, SpikeTimeFeatures, spike_feature_dataset
+    from fsnn_theory.studies.setups import convex_model_and_data
 
     ds = yin_yang_dataset(train_size=setting.train_size, validation_size=10, test_size=10)
-    feats = SpikeTimeFeatures(ds.n_features, n_hidden=setting.hidden, seed=setting.feature_seed)
-    fds = spike_feature_dataset(ds, feats)
-    model = LogisticRegressionModel(setting.hidden, ds.n_classes, l2=setting.l2)
+    model, fds = convex_model_and_data(ds, setting.hidden, setting.l2, setting.feature_seed)
     X, y = fds.train.X, fds.train.y
     mu = est.logreg_strong_convexity(model).value
     opt = est.model_optimum(model, X, y, mu)
