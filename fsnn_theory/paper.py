@@ -1200,6 +1200,35 @@ def _verification_numbers() -> list[PaperNumber]:
 # --------------------------------------------------------------------------------------------
 
 
+def _module_number(output: ExperimentOutput, macro: str) -> Any:
+    """Value of ``macro`` from the experiment module's own ``numbers(data, config)``."""
+    import importlib
+
+    module = importlib.import_module(f"experiments.{output.name}")
+    return module.numbers(output.data, output.config)[macro][0]
+
+
+def _fmt_spec(x: Any, spec: str) -> str:
+    """A value of an experiment's ``numbers``: text escaped ("s"), "g" specs by `fmt_magnitude`
+    (LaTeX powers of ten), else ``format(x, spec)``; NaN (not computed in this mode) as n/a."""
+    if spec == "s":
+        return fmt_text(x)
+    if _is_missing_value(x) or math.isinf(float(x)):
+        return fmt_magnitude(x)
+    if spec.endswith("g"):
+        return fmt_magnitude(x, int(spec.strip(".g") or 3))
+    return format(float(x), spec)
+
+
+def _energy_to_accuracy_numbers() -> list[PaperNumber]:
+    # the experiment declares its macros (NUMBER_MACROS) and computes them (numbers); a generic
+    # bridge for every experiment with `numbers` may replace this one
+    from experiments import energy_to_accuracy as exp
+
+    return [PaperNumber(macro, exp.NAME, meaning, partial(_module_number, macro=macro), partial(_fmt_spec, spec=spec))
+            for macro, (spec, meaning) in exp.NUMBER_MACROS.items()]
+
+
 def _paper_numbers() -> tuple[PaperNumber, ...]:
     numbers = _spike_time_precision_numbers()
     numbers += _training_numbers("yin_yang_training", "YinYang", 4, 3)
@@ -1227,6 +1256,7 @@ def _paper_numbers() -> tuple[PaperNumber, ...]:
     ]
     numbers += _federated_numbers()
     numbers += _verification_numbers()
+    numbers += _energy_to_accuracy_numbers()
     # group by experiment, experiments in order of first appearance (numbers.tex reads per experiment)
     first = {}
     for n in numbers:
