@@ -209,3 +209,26 @@ def test_runs_that_miss_the_target_are_kept_as_inf():
         up, down = en.round_radio_joules(2000.0, 2000.0, 20.0, 20.0, prof)
         assert r["radio_joules"] == pytest.approx(up + down)
         assert 0 < r["compute_joules"] < math.inf
+
+
+def test_paper_ratio_is_median_total_snn_over_ann():
+    import pandas as pd
+
+    from experiments import energy_to_accuracy as exp
+
+    cfg = exp.config("quick")
+    rows = []
+    totals = {"snn": [3.0, 5.0, 100.0], "ann": [1.0, 2.0, math.inf]}  # medians 5 and 2; inf kept, not dropped
+    for model, vals in totals.items():
+        for seed, t in enumerate(vals):
+            for device in cfg["devices"]:
+                rows.append({"table": "energy", "model": model, "dataset": "yin-yang", "partition": "iid",
+                             "device": device, "compressor": "none", "seed": seed, "rounds": 4.0 if math.isfinite(t) else math.inf,
+                             "compute_joules": 0.1 * t, "radio_joules": 0.9 * t, "total_joules": t,
+                             "crossover_measured_j_per_bit": 1e-10, "crossover_predicted_j_per_bit": 1e-10})
+    nums = exp.numbers(pd.DataFrame(rows), cfg)
+    assert nums["EtaRatioYinYangPhoneLte"][0] == pytest.approx(5.0 / 2.0)
+    assert nums["EtaRadioShareYinYangMcuBleSNN"][0] == pytest.approx(90.0)
+    assert nums["EtaOrdersVerdict"][0] == "does not hold"
+    assert math.isnan(nums["EtaRatioDigitsMcuBle"][0])  # not run in quick mode
+    assert set(nums) == set(exp.NUMBER_MACROS)
