@@ -232,7 +232,9 @@ def run(config: dict, ctx) -> pd.DataFrame:
                                          "device": name, "compressor": compressor, "batch_size": batch,
                                          "dtype": dtype, "peak_memory_bytes": peak, "memory_budget_bytes": budget,
                                          "fits_memory": bool(peak <= budget)})
-    return pd.DataFrame(rows)
+    data = pd.DataFrame(rows)
+    data["seed"] = data["seed"].astype("Int64")  # integer seeds; empty on the memory rows
+    return data
 
 
 def summary(data: pd.DataFrame) -> pd.DataFrame:
