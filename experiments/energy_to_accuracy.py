@@ -340,34 +340,45 @@ def numbers(data: pd.DataFrame, config: dict) -> dict:
 
 
 def plot(data: pd.DataFrame, config: dict):
+    """Stacked bars, computation under radio, spiking next to non-spiking, one panel per device (linear
+    scales differ by orders of magnitude between radios); the computation share is written on the bars."""
     from matplotlib.figure import Figure
 
     s = summary(data)
     s = s[(s["partition"] == "iid") & (s["compressor"] == "none")]
-    datasets = list(config["datasets"])
-    fig = Figure(figsize=(7.0, 2.8 * len(datasets)), layout="constrained")
-    axes = fig.subplots(len(datasets), 1, squeeze=False)[:, 0]
-    for ax, dataset in zip(axes, datasets):
-        d = s[s["dataset"] == dataset]
-        x, labels = 0.0, []
-        ticks = []
-        for device in config["devices"]:
-            for j, model in enumerate(MODELS):
-                row = d[(d["device"] == device) & (d["model"] == model)]
-                pos = x + j * 0.9
-                ticks.append(pos)
-                labels.append(f"{device}\n{model.upper()}")
-                if row.empty or not math.isfinite(float(row["total_joules"].iloc[0])):
-                    ax.annotate("target\nnot reached", (pos, 1e-6), ha="center", fontsize=6)
+    datasets, devices = list(config["datasets"]), list(config["devices"])
+    fig = Figure(figsize=(7.0, 2.6 * len(datasets)), layout="constrained")
+    axes = fig.subplots(len(datasets), len(devices), squeeze=False)
+    for i, dataset in enumerate(datasets):
+        for j, device in enumerate(devices):
+            ax = axes[i, j]
+            d = s[(s["dataset"] == dataset) & (s["device"] == device)]
+            tops = []
+            for k, model in enumerate(MODELS):
+                row = d[d["model"] == model]
+                total = float(row["total_joules"].iloc[0]) if not row.empty else math.inf
+                if not math.isfinite(total):
+                    ax.annotate("target not\nreached\n(rounds = inf)", (k, 0), ha="center", va="bottom", fontsize=6)
                     continue
                 comp, radio = float(row["compute_joules"].iloc[0]), float(row["radio_joules"].iloc[0])
-                ax.bar(pos, comp, width=0.8, color="C0", label="computation" if x == 0 and j == 0 else None)
-                ax.bar(pos, radio, width=0.8, bottom=comp, color="C1", label="radio" if x == 0 and j == 0 else None)
-            x += 2.5
-        ax.set_yscale("log")
-        ax.set_xticks(ticks, labels, fontsize=6)
-        ax.set_ylabel("energy to target [J]\n(all clients, median of seeds)", fontsize=7)
-        ax.set_title(f"{dataset}: to {100 * config['datasets'][dataset]['target']:.0f} % test accuracy "
-                     "(IID, 10 clients, no compression)", fontsize=8)
-        ax.legend(fontsize=7)
+                ax.bar(k, comp, width=0.6, color="C0")
+                ax.bar(k, radio, width=0.6, bottom=comp, color="C1")
+                tops.append(total)
+                ax.annotate(f"{total:.3g} J\ncomp. {100 * comp / total:.2g} %\n{row['rounds'].iloc[0]:.0f} rounds",
+                            (k, total), ha="center", va="bottom", fontsize=6)
+            ax.set_xticks(range(len(MODELS)), [m.upper() for m in MODELS], fontsize=7)
+            ax.set_xlim(-0.6, len(MODELS) - 0.4)
+            if tops:
+                ax.set_ylim(0, 1.45 * max(tops))
+            ax.tick_params(axis="y", labelsize=6)
+            ax.set_title(f"{dataset}, {device}", fontsize=7)
+            if j == 0:
+                ax.set_ylabel(f"J to {100 * config['datasets'][dataset]['target']:.0f} % test acc.\n"
+                              "(10 clients, median of seeds)", fontsize=7)
+    from matplotlib.patches import Patch
+
+    fig.legend(handles=[Patch(color="C0", label="computation"), Patch(color="C1", label="radio")],
+               loc="outside lower center", ncols=2, fontsize=7)
+    fig.suptitle("energy to target: computation (Horowitz 45 nm) + radio (Huang 2012 / BLE), IID, no compression",
+                 fontsize=8)
     return fig
