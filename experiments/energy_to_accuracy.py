@@ -22,8 +22,10 @@ compressor, seed) serves every device.
 :math:`\varepsilon^* = E_{comp}/b`; measured on each run (to its target), and in closed form from the
 per-sample counts for the uncompressed wire, :math:`\varepsilon^*_{pred} = E\,(B\,e_{sample} + e_{SGD})/(64 d)`
 (one float32 broadcast and one float32 update of d parameters per client and round; e_sample the
-forward + backward energy of one sample, from the MLP's dense formula, or for the spiking network
-from its counts on the training set at the run's final parameters).
+forward + backward energy of one sample, from the MLP's dense formula, exact; for the spiking
+network the mean of its counts on the training set at the initial and at the final parameters, an
+estimate: activity during training differs from both ends, so the ratio to the measured crossover
+is reported, not assumed).
 
 *Memory*: peak training memory per client (`fsnn_theory.opcounts.training_memory_words`) over batch
 sizes and float32/int8, held against each profile's budget (rows with ``table = "memory"``).
@@ -127,11 +129,14 @@ def _one_run(model_name: str, dataset: str, partition: str, compressor: str, see
         "cum_compare": cum[rounds, 2], "cum_sram_words": cum[rounds, 3],
     })
     if spiking:
-        # per-sample forward+backward counts at the final parameters (for the closed-form crossover)
+        # per-sample forward+backward counts on the training set, mean of the initial and the final
+        # model (a two-point estimate of the activity over training, for the closed-form crossover)
         from fsnn_theory.opcounts import snn_training_counts
 
-        fwd = models["snn"].forward(run.params, ds.train.X)
-        c = snn_training_counts(models["snn"].network, fwd).scaled(1.0 / ds.train.n_samples)
+        snn = models["snn"]
+        ends = [snn_training_counts(snn.network, snn.forward(w, ds.train.X))
+                for w in (snn.init_params(seed), run.params)]
+        c = (ends[0] + ends[1]).scaled(0.5 / ds.train.n_samples)
     else:
         c = models["ann"].training_counts(1)
     for k in ("fmul", "fadd", "compare", "sram_words"):
