@@ -41,6 +41,7 @@ EXPERIMENT_NAMES: tuple[str, ...] = (
     "compression_tradeoff",
     "dropout_robustness",
     "causal_density",
+    "energy_to_accuracy",
     "verify_strongly_convex",
     "rounds_vs_local_steps",
     "verify_nonconvex",

@@ -3,7 +3,7 @@
 Layers, bottom first (a module may import its own layer and the layers below it):
 
     0 utilities    fsnn_theory (package), _validation, files, context, numbers
-    1 models       neurons, data, network, brian, training, ann, smoothed
+    1 models       neurons, data, network, brian, training, ann, smoothed, opcounts
     2 formulas     fsnn_theory.theory.*         pure math: bounds, regularity, symbolic, ...
     3 federated    fsnn_theory.federated.*
     4 studies      fsnn_theory.studies.*        set-ups, constant estimation, bound verification
@@ -46,6 +46,7 @@ EXACT = {
     "fsnn_theory.training": "models",
     "fsnn_theory.ann": "models",
     "fsnn_theory.smoothed": "models",
+    "fsnn_theory.opcounts": "models",
     "fsnn_theory.experiment": "spine",
     "fsnn_theory.paper": "spine",
 }

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from fsnn_theory import __version__
 from fsnn_theory.cli._table import format_table
+from fsnn_theory.cli import energy as cli_energy
 from fsnn_theory.cli import explain as cli_explain
 from fsnn_theory.cli import federate as cli_federate
 from fsnn_theory.cli import paper as cli_paper
@@ -205,6 +206,7 @@ SUBCOMMANDS: list[Subcommand] = [
     ),
     Subcommand("train", cli_train.HELP, cli_train.add_arguments, cli_train.handler),
     Subcommand("federate", cli_federate.HELP, cli_federate.add_arguments, cli_federate.handler),
+    Subcommand("energy", cli_energy.HELP, cli_energy.add_arguments, cli_energy.handler),
     Subcommand("verify", cli_verify.HELP, cli_verify.add_arguments, cli_verify.handler),
     Subcommand("explain", cli_explain.HELP, cli_explain.add_arguments, cli_explain.handler),
     Subcommand("paper", cli_paper.HELP, cli_paper.add_arguments, cli_paper.handler),
