@@ -20,6 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fsnn_theory.cli._table import format_table
+from fsnn_theory.neurons import make_model
+from fsnn_theory.theory import bounds
+from fsnn_theory.theory import regularity as R
+from fsnn_theory.theory import smoothing as SM
+from fsnn_theory.theory.regularity import kernel_constants
+from fsnn_theory.theory.statements import FrontMatterError, read_statement
 
 HELP = "print a theorem's statement, assumptions and its value for given constants"
 
@@ -38,7 +44,6 @@ class Theorem:
 
     def statement(self):
         """The front matter of ``proofs/<name>.md`` (`fsnn_theory.theory.statements`)."""
-        from fsnn_theory.theory.statements import read_statement
 
         return read_statement(self.name)
 
@@ -52,7 +57,6 @@ MODEL_PARAMS: dict[str, tuple[object, str]] = {
 
 
 def _model(p: dict):
-    from fsnn_theory.neurons import make_model
 
     kwargs = {"tau_s": p["tau_s"], "theta": p["theta"]}
     if p["model"] == "lif":
@@ -61,7 +65,6 @@ def _model(p: dict):
 
 
 def _kernel_rows(model) -> list[tuple[str, str, float]]:
-    from fsnn_theory.theory.regularity import kernel_constants
 
     c = kernel_constants(model)
     return [
@@ -81,7 +84,6 @@ def _weights(p: dict) -> dict:
 
 
 def _regularity(p: dict) -> list[tuple[str, str, float]]:
-    from fsnn_theory.theory import regularity as R
 
     m, s, n = _model(p), p["s_min"], p["n"]
     w = _weights(p)
@@ -102,7 +104,6 @@ def _regularity(p: dict) -> list[tuple[str, str, float]]:
 
 
 def _loss(p: dict) -> list[tuple[str, str, float]]:
-    from fsnn_theory.theory import regularity as R
 
     m, s, n = _model(p), p["s_min"], p["n"]
     g = R.ttfs_loss_gradient_bound(m, s, n, p["tau_xi"])
@@ -111,7 +112,6 @@ def _loss(p: dict) -> list[tuple[str, str, float]]:
 
 
 def _lipschitz(p: dict) -> list[tuple[str, str, float]]:
-    from fsnn_theory.theory import regularity as R
 
     m, d = _model(p), p["delta"]
     rows = []
@@ -134,7 +134,6 @@ def _lipschitz(p: dict) -> list[tuple[str, str, float]]:
 
 
 def _discretisation(p: dict) -> list[tuple[str, str, float]]:
-    from fsnn_theory.theory import regularity as R
 
     m, dt, s = _model(p), p["dt"], p["s_min"]
     w = _weights(p)
@@ -151,7 +150,6 @@ def _discretisation(p: dict) -> list[tuple[str, str, float]]:
 
 
 def _federated(p: dict) -> list[tuple[str, str, float]]:
-    from fsnn_theory.theory import regularity as R
 
     m, s, n, tx = _model(p), p["s_min"], p["n"], p["tau_xi"]
     w = _weights(p)
@@ -166,7 +164,6 @@ def _federated(p: dict) -> list[tuple[str, str, float]]:
 
 
 def _smoothed(p: dict) -> list[tuple[str, str, float]]:
-    from fsnn_theory.theory import smoothing as SM
 
     lo, hi = SM.ttfs_cross_entropy_range(int(p["K"]), p["t_max"], p["tau_xi"])
     cap = float(p["cap"])
@@ -188,8 +185,6 @@ def _smoothed(p: dict) -> list[tuple[str, str, float]]:
 
 
 def _communication(p: dict) -> list[tuple[str, str, float]]:
-    from fsnn_theory.theory import bounds
-    from fsnn_theory.theory import regularity as R
 
     d = int(p["d"])
     rho = R.spike_causal_density(p["q"], int(p["M"])).value
@@ -318,7 +313,6 @@ def explain(name: str, items: list[str] | None = None, latex: bool = False) -> s
 def handler(args: argparse.Namespace) -> int:
     import sys
 
-    from fsnn_theory.theory.statements import FrontMatterError
 
     if args.name is None:
         try:
