@@ -136,30 +136,35 @@ def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
     sheet = NumberSheet(NAME, data)
     all_rows = [] if sheet.declaring else rows_from_curves(data)
 
+    nan = float("nan")
+
     def of(theorem: str) -> list:
-        rs = [r for r in all_rows if r.theorem == theorem]
-        if not rs:
-            raise ValueError(f"data.csv has no rows of theorem {theorem!r}")
-        return rs
+        # a theorem a (reduced) config did not run has no rows: counts 0, statistics n/a
+        return [r for r in all_rows if r.theorem == theorem]
+
+    def stat(theorem: str, fn):
+        rs = of(theorem)
+        return fn(rs) if rs else nan
 
     def slopes(theorem: str) -> list[float]:
-        found = [r.slope_measured for r in of(theorem) if r.slope_measured is not None]
-        return found or [float("nan")]
+        return [r.slope_measured for r in of(theorem) if r.slope_measured is not None] or [nan]
 
     for theorem, stem in _LI.items():
         sheet.add(f"{stem}Rows", lambda t=theorem: len(of(t)), "int", f"{theorem}: rows (configurations)")
         sheet.add(f"{stem}Checks", lambda t=theorem: sum(r.checks for r in of(t)), "int", f"{theorem}: checkpoints")
         sheet.add(f"{stem}Violations", lambda t=theorem: sum(r.violations for r in of(t)), "int",
                   f"{theorem}: violations (95 % interval above the bound)")
-        sheet.add(f"{stem}InformativeMin", lambda t=theorem: min(r.informative_fraction for r in of(t)), "fixed2",
-                  f"{theorem}: smallest informative fraction")
+        sheet.add(f"{stem}InformativeMin", lambda t=theorem: stat(t, lambda rs: min(r.informative_fraction for r in rs)),
+                  "fixed2", f"{theorem}: smallest informative fraction")
         sheet.add(f"{stem}ControlsCaught", lambda t=theorem: sum(bool(r.control_caught) for r in of(t)), "int",
                   f"{theorem}: negative controls flagged")
-        sheet.add(f"{stem}Seeds", lambda t=theorem: min(r.seeds for r in of(t)), "int", f"{theorem}: seeds per row")
-        sheet.add(f"{stem}MedianTightness", lambda t=theorem: float(np.median([r.median_tightness for r in of(t)])),
+        sheet.add(f"{stem}Seeds", lambda t=theorem: stat(t, lambda rs: min(r.seeds for r in rs)), "int",
+                  f"{theorem}: seeds per row")
+        sheet.add(f"{stem}MedianTightness",
+                  lambda t=theorem: stat(t, lambda rs: float(np.median([r.median_tightness for r in rs]))),
                   "magnitude", f"{theorem}: median over rows of median bound/measured")
-        sheet.add(f"{stem}WorstTightness", lambda t=theorem: min(r.worst_tightness for r in of(t)), "magnitude",
-                  f"{theorem}: smallest bound/measured")
+        sheet.add(f"{stem}WorstTightness", lambda t=theorem: stat(t, lambda rs: min(r.worst_tightness for r in rs)),
+                  "magnitude", f"{theorem}: smallest bound/measured")
         sheet.add(f"{stem}SlopeMax", lambda t=theorem: max(slopes(t)), "fixed2",
                   f"{theorem}: shallowest measured slope in T")
         sheet.add(f"{stem}SlopeMin", lambda t=theorem: min(slopes(t)), "fixed2",
