@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fsnn_theory import __version__
+from fsnn_theory.cli._checks import check_out, out_dir
 from fsnn_theory.cli._table import format_table
 from fsnn_theory.cli import energy as cli_energy
 from fsnn_theory.cli import explain as cli_explain
@@ -103,7 +104,7 @@ def _reproduce_arguments(parser: argparse.ArgumentParser) -> None:
         "complete (default: all, in paper order)",
     )
     parser.add_argument(
-        "--out", type=Path, default=Path("results"), metavar="DIR",
+        "--out", type=out_dir, default=Path("results"), metavar="DIR",
         help="output root; each experiment writes DIR/NAME/ (default: results)",
     )
     parser.add_argument(
@@ -156,6 +157,11 @@ def _reproduce_handler(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.status:
         return _status_table(registry, selected, args)
+    try:
+        check_out(args.out)
+    except ValueError as exc:
+        _err(f"fsnn reproduce: error: {exc}")
+        return EXIT_USAGE
 
     _use_agg_backend()
     rows, failed = [], []

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from fsnn_theory.cli import federate as cli_federate
+from fsnn_theory.cli._checks import Range, check_numbers, check_out
 
 NAME = "energy"
 HELP = "energy of one federated run on a device profile: computation and radio, peak memory, crossover"
@@ -98,6 +99,8 @@ def handler(args: argparse.Namespace) -> int:
     from fsnn_theory.theory.energy import device_profile
 
     try:
+        check_numbers(args, {**cli_federate.RANGES, "--target": Range(0, 1, low_open=True)})
+        check_out(args.out)
         profile = device_profile(args.device)
         if args.target is not None and not (math.isfinite(args.target) and 0 < args.target <= 1):
             raise ValueError(f"--target must be a test accuracy in (0, 1], got {args.target}")

@@ -35,6 +35,8 @@ import math
 import sys
 from pathlib import Path
 
+from fsnn_theory.cli._checks import Range, check_numbers, check_out, out_dir
+
 NAME = "federate"
 HELP = "federated training (FedAvg / FedProx / SCAFFOLD) with partitions, compression and exact accounting"
 
@@ -43,6 +45,21 @@ EXIT_USAGE = 2
 
 DATASETS = ("yin-yang", "digits")
 MODELS = ("snn", "logreg")
+
+#: Ranges of the numeric flags, checked before anything is computed (``--lr``: see
+#: `fsnn_theory.cli.train.RANGES`; ``--dropout`` < 1 so that some client can report).
+RANGES = {
+    "--clients": Range(1, None, integer=True), "--rounds": Range(1, 10**7, integer=True),
+    "--local-steps": Range(1, None, integer=True), "--local-epochs": Range(1, None, integer=True),
+    "--batch-size": Range(1, None, integer=True), "--alpha": Range(0, None, low_open=True),
+    "--shards-per-client": Range(1, None, integer=True), "--exponent": Range(),
+    "--participation": Range(1, None, integer=True), "--dropout": Range(0, 1 - 1e-12),
+    "--prox-mu": Range(0, None), "--lr": Range(0, 1e3, low_open=True), "--decay": Range(0, None),
+    "--clip": Range(0, None, low_open=True), "--max-dw-norm": Range(0, None),
+    "--hidden": Range(1, None, integer=True), "--l2": Range(0, None),
+    "--train-size": Range(1, None, integer=True), "--test-size": Range(1, None, integer=True),
+    "--eval-every": Range(1, None, integer=True), "--seed": Range(0, None, integer=True),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--eval-every", type=int, default=None, metavar="R",
       help="evaluate every R rounds, and after the last (default: snn 10, logreg 1)")
     a("--seed", type=int, default=0, metavar="S", help="seed of everything random (default 0)")
-    a("--out", type=Path, required=True, metavar="DIR", help="output directory")
+    a("--out", type=out_dir, required=True, metavar="DIR", help="output directory")
     a("--json", action="store_true", help="print the summary as one JSON line")
 
 
@@ -180,6 +197,8 @@ def handler(args: argparse.Namespace) -> int:
     from fsnn_theory.federated import run_federated
 
     try:
+        check_numbers(args, RANGES)
+        check_out(args.out)
         model, ds, partition, config = _build(args)
         run = run_federated(model, ds.train, ds.test, partition, config)
     except ValueError as exc:

@@ -20,6 +20,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from fsnn_theory.cli._checks import check_out, out_dir
+
 NAME = "paper"
 HELP = "copy the experiments' figures to paper/generated and write numbers.tex (every number the paper quotes)"
 
@@ -30,7 +32,7 @@ EXIT_FAILED = 1
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
                         help="where `fsnn reproduce` wrote the experiments (default: results)")
-    parser.add_argument("--out", type=Path, default=Path("paper/generated"), metavar="DIR",
+    parser.add_argument("--out", type=out_dir, default=Path("paper/generated"), metavar="DIR",
                         help="where the paper's generated inputs go (default: paper/generated)")
     parser.add_argument("--allow-missing", action="store_true",
                         help="typeset a draft anyway: a missing experiment's numbers become ?? (with a warning)")
@@ -44,6 +46,11 @@ def handler(args: argparse.Namespace) -> int:
     import experiments
     from fsnn_theory.paper import FIGURES_DIR, MissingExperimentError, build_paper_inputs
 
+    try:
+        check_out(args.out)
+    except ValueError as exc:
+        _err(f"fsnn paper: error: {exc}")
+        return 2
     try:
         written = build_paper_inputs(
             args.results, args.out, list(experiments.EXPERIMENT_NAMES), allow_missing=args.allow_missing,

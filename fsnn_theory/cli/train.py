@@ -23,11 +23,25 @@ import json
 import sys
 from pathlib import Path
 
+from fsnn_theory.cli._checks import Range, check_numbers, check_out, out_dir
+
 NAME = "train"
 HELP = "train a time-to-first-spike network (Yin-Yang or 8x8 digits) with exact spike-time gradients"
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+
+#: Ranges of the numeric flags, checked before anything is computed. ``--lr`` <= 1000: the
+#: defaults are 0.005 (Adam) and 16 (federated SGD); a step 1e5 times the federated default
+#: already throws every weight out of the range where any neuron spikes, and 1e300 overflows
+#: float32 (issue 15, defect 5).
+RANGES = {
+    "--epochs": Range(1, 10**6, integer=True), "--seed": Range(0, None, integer=True),
+    "--hidden": Range(1, None, integer=True), "--tau-m": Range(0, 1e6, low_open=True),
+    "--tau-s": Range(0, 1e6, low_open=True), "--lr": Range(0, 1e3, low_open=True),
+    "--batch-size": Range(1, None, integer=True), "--input-noise": Range(0, 1e6),
+    "--patience": Range(1, None, integer=True),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="std of Gaussian jitter on training input spike times (default: 0.2 for digits, 0 for yin-yang)")
     parser.add_argument("--patience", type=int, default=None, metavar="P",
                         help="early stopping: epochs without validation gain (default: off)")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--out", type=out_dir, default=None, metavar="DIR",
                         help="output directory (default: results/train/<dataset>-seed<S>)")
     parser.add_argument("--json", action="store_true", help="print one JSON line with the results")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines on stderr")
@@ -84,7 +98,10 @@ def handler(args: argparse.Namespace) -> int:
     from fsnn_theory.studies.setups import default_training_config, load_dataset, make_classifier
     from fsnn_theory.training import train
 
+    out = args.out if args.out is not None else Path("results") / "train" / f"{args.dataset}-seed{args.seed}"
     try:
+        check_numbers(args, RANGES)
+        check_out(out)
         model = make_classifier(
             args.dataset, None if args.hidden is None else tuple(args.hidden), args.model,
             tau_m=args.tau_m, tau_s=args.tau_s,
@@ -98,8 +115,6 @@ def handler(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _err(f"fsnn train: error: {exc}")
         return EXIT_USAGE
-
-    out = args.out if args.out is not None else Path("results") / "train" / f"{args.dataset}-seed{args.seed}"
 
     def progress(row: dict) -> None:
         if not args.quiet:

@@ -32,6 +32,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from fsnn_theory.cli._checks import check_out, out_dir
 from fsnn_theory.cli._table import format_table
 
 NAME = "verify"
@@ -56,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wide", action="store_true", help="every column (wider than 100 characters)")
     parser.add_argument("--only", nargs="+", action="extend", choices=GROUPS, metavar="GROUP", default=None,
                         help=f"run only these groups ({', '.join(GROUPS)}; default: all)")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--out", type=out_dir, default=None, metavar="DIR",
                         help="also write DIR/verification_table.csv and DIR/verification_curves.csv")
 
 
@@ -105,6 +106,11 @@ def handler(args: argparse.Namespace) -> int:
     from fsnn_theory.studies.verification import rows_frame, rows_from_curves
     from fsnn_theory.studies.verification import run as verification_run
 
+    try:
+        check_out(args.out)
+    except ValueError as exc:
+        print(f"fsnn verify: error: {exc}", file=sys.stderr, flush=True)
+        return 2
     groups = tuple(dict.fromkeys(args.only)) if args.only else GROUPS
     t0 = time.perf_counter()
 
