@@ -56,8 +56,8 @@ def test_federate_snn_runs(tmp_path, capsys):
         (["--scheme", "III"], "invalid choice: 'III'"),
         (["--partition", "dirichlet", "--alpha", "0.001", "--clients", "40"], "raise alpha, lower n_clients"),
         (["--clients", "200"], "n_clients must be <= the number of samples 150"),
-        (["--lr", "-1"], "--lr must be a finite number > 0, got -1.0"),
-        (["--lr", "nan"], "--lr must be a finite number > 0, got nan"),
+        (["--lr", "-1"], "--lr must be a finite number > 0 and <= 1000, got -1.0"),
+        (["--lr", "nan"], "--lr must be a finite number > 0 and <= 1000, got nan"),
         (["--decay", "-0.5"], "--decay must be a finite number >= 0, got -0.5"),
     ],
 )

@@ -62,9 +62,10 @@ class Range:
     high: float | None = None
     integer: bool = False
     low_open: bool = False
+    what: str = ""  # e.g. "a Dirichlet concentration"; default "an integer" / "a finite number"
 
     def describe(self) -> str:
-        kind = "an integer" if self.integer else "a finite number"
+        kind = self.what or ("an integer" if self.integer else "a finite number")
         lo = None if self.low is None else (f"> {self.low:g}" if self.low_open else f">= {self.low:g}")
         hi = None if self.high is None else f"<= {self.high:g}"
         return f"{kind} " + " and ".join(x for x in (lo, hi) if x) if (lo or hi) else kind

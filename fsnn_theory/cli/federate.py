@@ -51,7 +51,7 @@ MODELS = ("snn", "logreg")
 RANGES = {
     "--clients": Range(1, None, integer=True), "--rounds": Range(1, 10**7, integer=True),
     "--local-steps": Range(1, None, integer=True), "--local-epochs": Range(1, None, integer=True),
-    "--batch-size": Range(1, None, integer=True), "--alpha": Range(0, None, low_open=True),
+    "--batch-size": Range(1, None, integer=True), "--alpha": Range(0, None, low_open=True, what="a Dirichlet concentration"),
     "--shards-per-client": Range(1, None, integer=True), "--exponent": Range(),
     "--participation": Range(1, None, integer=True), "--dropout": Range(0, 1 - 1e-12),
     "--prox-mu": Range(0, None), "--lr": Range(0, 1e3, low_open=True), "--decay": Range(0, None),
