@@ -80,7 +80,11 @@ def as_float_array(
     """Convert to a float64 array and check dimension and finiteness.
 
     ``allow_inf`` admits ``+inf`` (e.g. an input that never spikes); NaN is never admitted.
+    Strings and complex numbers are refused (numpy would parse the one and drop the imaginary
+    part of the other with only a ComplexWarning).
     """
+    if _dtype_kind(value) in "cUS":
+        raise ValueError(f"{name} must be an array of real numbers, got {_describe(value)}")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -94,6 +98,23 @@ def as_float_array(
     if not allow_neg_inf and np.isneginf(arr).any():
         raise ValueError(f"{name} must not contain -inf")
     return arr
+
+
+def _dtype_kind(value) -> str:
+    """numpy's dtype kind of ``value`` ("f" when it cannot tell: the float conversion decides)."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind
+    if isinstance(value, (list, tuple, str, bytes, complex, np.generic)):
+        try:
+            return np.asarray(value).dtype.kind
+        except (TypeError, ValueError):  # ragged: left to the float conversion's message
+            return "f"
+    return "f"
+
+
+def _describe(value) -> str:
+    a = np.asarray(value)
+    return f"dtype {a.dtype}" if a.size > 3 else repr(value)
 
 
 def _show_bad(bad: np.ndarray):
@@ -125,7 +146,8 @@ def nonnegative_array(name: str, value) -> np.ndarray:
 
 
 def _as_real(name: str, value) -> float:
-    if isinstance(value, bool):
+    # float("1") would accept a string and float(np.complex128) drop the imaginary part
+    if isinstance(value, (bool, str, bytes, complex, np.complexfloating)):
         raise ValueError(f"{name} must be a real number, got {value!r}")
     try:
         return float(value)

@@ -84,3 +84,56 @@ def test_numeric_options_checked_first(tmp_path, capsys, no_compute, argv, flag)
     err = capsys.readouterr().err
     assert code == 2, err
     assert f"{flag} must be" in err
+
+
+# ---- defects 3, 4, 5, 7 ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["federate", "--hidden", "0"], "--hidden must be an integer >= 1"),                    # defect 3
+    (["train", "--dataset", "digits", "--tau-s", "0"], "--tau-s must be"),                  # defect 4
+    (["train", "--dataset", "digits", "--tau-s", "-1"], "--tau-s must be"),
+    (["train", "--dataset", "digits", "--tau-s", "nan"], "--tau-s must be"),
+    (["train", "--dataset", "digits", "--lr", "1e300"], "--lr must be a finite number > 0 and <= 1000"),  # 5
+    (["federate", "--compressor", "qsgd:99999999999999999999"], "qsgd:S needs S >= 1 and S <= 16777216"),
+    (["federate", "--local-steps", "2", "--local-epochs", "1"], "not both"),                # defect 7
+    (["federate", "--partition", "iid", "--alpha", "0.5"], "--alpha applies to --partition dirichlet"),
+    (["federate", "--partition", "dirichlet:0.5", "--exponent", "1"], "--exponent applies to --partition powerlaw"),
+    (["federate", "--algorithm", "fedprox", "--prox-mu", "0"], "--prox-mu must be a finite number > 0"),
+])
+def test_cli_refusals_name_the_flag(tmp_path, capsys, no_compute, argv, message):
+    if argv[0] == "federate":
+        argv = [*argv, "--out", str(tmp_path / "o")]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err
+    assert "tau_m" not in err
+
+
+def test_prox_mu_zero_with_fedavg_is_accepted_with_a_warning(tmp_path, capsys):
+    code = main(["federate", "--model", "logreg", *SMALL, "--prox-mu", "0", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "--prox-mu is used by --algorithm fedprox only" in err
+
+
+def test_library_refuses_tau_s_by_name_strings_and_complex():
+    import numpy as np
+
+    from fsnn_theory.federated import QSGD
+    from fsnn_theory.neurons import LIF, NLIF, first_spike_times
+    from fsnn_theory.studies.setups import make_classifier
+
+    with pytest.raises(ValueError, match="tau_s must be"):
+        make_classifier("digits", 4, tau_s=0.0)
+    with pytest.raises(ValueError, match="theta must be a real number"):
+        LIF(theta="1")
+    with pytest.raises(ValueError, match="tau_s must be a real number"):
+        NLIF(tau_s=np.complex128(1.0))
+    with pytest.raises(ValueError, match="weights must be an array of real numbers"):
+        first_spike_times(NLIF(), [[0.0]], np.array([[2.0 + 1j]]))
+    with pytest.raises(ValueError, match="s must be an integer in"):
+        QSGD(2**63)
+    # the boundary itself is allowed: S = 2**24 levels
+    assert QSGD(2**24).s == 2**24

@@ -288,7 +288,7 @@ def test_cli_train_writes_history_and_json(tmp_path, capsys):
     [
         (["--dataset", "mnist"], "dataset must be one of 'yin-yang', 'digits'"),
         (["--dataset", "digits", "--model", "hh"], "model must be one of 'nlif', 'lif'"),
-        (["--dataset", "digits", "--hidden", "0"], "hidden[0]"),
+        (["--dataset", "digits", "--hidden", "0"], "--hidden must be an integer >= 1"),
         (["--dataset", "yin-yang", "--epochs", "0"], "epochs"),
         (["--dataset", "yin-yang", "--optimizer", "lbfgs"], "optimizer must be one of 'adam', 'sgd'"),
         (["--dataset", "yin-yang", "--model", "nlif", "--tau-m", "3"], "tau_m applies to model 'lif' only"),

@@ -88,7 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "replacement; default with --participation)")
     a("--dropout", type=float, default=0.0, metavar="Q", help="probability that a selected client drops out")
     a("--algorithm", choices=ALGORITHMS, default="fedavg", help="fedavg (default), fedprox or scaffold")
-    a("--prox-mu", type=float, default=0.01, metavar="MU", help="FedProx proximal weight (default 0.01)")
+    a("--prox-mu", type=float, default=None, metavar="MU",
+      help="FedProx proximal weight > 0 (default 0.01); unused (a warning) with fedavg and scaffold")
     a("--compressor", default="none", metavar="SPEC",
       help="uplink compressor: none, qsgd:S, topk:FRAC, randk:FRAC, int8 or causal (default none)")
     a("--schedule", choices=SCHEDULES, default=None,
@@ -142,6 +143,13 @@ def run_spec_from_args(args: argparse.Namespace) -> dict:
     set (`fsnn_theory.studies.setups.federated_recipe`) with every given flag applied on top."""
     from fsnn_theory.studies.setups import FEDERATE_ROUND_DECAY, RUN_SPEC_DEFAULTS, federated_recipe
 
+    if args.local_steps is not None and args.local_epochs is not None:
+        raise ValueError("give --local-steps E or --local-epochs EP, not both")
+    if args.algorithm == "fedprox" and args.prox_mu is not None and not args.prox_mu > 0:
+        raise ValueError(f"--prox-mu must be a finite number > 0 with --algorithm fedprox, got {args.prox_mu}")
+    if args.prox_mu is not None and args.algorithm != "fedprox":
+        print(f"fsnn federate: warning: --prox-mu is used by --algorithm fedprox only; ignored with "
+              f"{args.algorithm}", file=sys.stderr, flush=True)
     if args.clients < 1:
         raise ValueError(f"--clients N must be an integer >= 1, got {args.clients}")
     if args.participation is not None and not 1 <= args.participation <= args.clients:

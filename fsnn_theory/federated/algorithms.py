@@ -254,7 +254,10 @@ class FederatedConfig:
         check_int("batch_size", self.batch_size, low=1)
         if not isinstance(self.schedule, StepSchedule):
             raise ValueError(f"schedule must be a StepSchedule, got {type(self.schedule).__name__}")
-        check_positive("prox_mu", self.prox_mu)
+        if self.algorithm == "fedprox":
+            check_positive("prox_mu", self.prox_mu)
+        else:  # unused by fedavg and scaffold: 0 is as good as any (issue 15, defect 7)
+            check_nonnegative("prox_mu", self.prox_mu)
         check_positive("server_lr", self.server_lr)
         check_choice("scheme", self.scheme, SCHEMES)
         if self.scheme == "full":

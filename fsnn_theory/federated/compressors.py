@@ -383,6 +383,12 @@ class Dense(Compressor):
         return Message(to_float32(v), int(dense_float32_bits(v.size)), v.size)
 
 
+#: Largest number of QSGD levels: the decoded value |v| l/s is carried in float32, whose 24-bit
+#: significand cannot tell l/s from (l+1)/s apart for s > 2**24, so more levels add bits, not
+#: precision (and s >= 2**63 would wrap in the int64 level arithmetic).
+QSGD_MAX_LEVELS = 2**24
+
+
 @dataclass(frozen=True)
 class QSGD(Compressor):
     """QSGD with ``s`` levels (s >= 1), optional buckets; exact Elias-ω message length.
@@ -396,7 +402,7 @@ class QSGD(Compressor):
     stochastic: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        check_int("s", self.s, low=1)
+        check_int("s", self.s, low=1, high=QSGD_MAX_LEVELS)
         if self.bucket_size is not None:
             check_int("bucket_size", self.bucket_size, low=1)
 
@@ -598,8 +604,9 @@ def parse_compressor(spec: Union[str, Compressor]) -> Compressor:
             s = int(arg)
         except ValueError:
             raise ValueError(f"compressor qsgd:S needs an integer number of levels S >= 1, got {spec!r}") from None
-        if s < 1:
-            raise ValueError(f"compressor qsgd:S needs S >= 1 (number of levels), got S={s}")
+        if not 1 <= s <= QSGD_MAX_LEVELS:
+            raise ValueError(f"compressor qsgd:S needs S >= 1 and S <= {QSGD_MAX_LEVELS} (number of levels; "
+                             f"more are not distinct in float32), got S={s}")
         return QSGD(s)
     if name in ("topk", "randk"):
         try:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from fsnn_theory._validation import check_choice, check_int
+from fsnn_theory._validation import check_choice, check_int, check_positive
 from fsnn_theory.data import Dataset, Split, digits_dataset, yin_yang_dataset
 from fsnn_theory.federated.algorithms import StepSchedule
 from fsnn_theory.federated.logreg import LogisticRegressionModel, SpikeTimeFeatures, spike_feature_dataset
@@ -107,6 +107,8 @@ def make_classifier(
     {"lif", "nlif"} (LIF default tau_m = 2 tau_s)."""
     check_choice("dataset", dataset, DATASET_NAMES)
     check_choice("model", model, MODEL_NAMES)
+    # tau_m defaults to 2 tau_s: check tau_s itself, or a bad tau_s is reported as tau_m
+    check_positive("tau_s", tau_s)
     hidden = DEFAULT_HIDDEN[dataset] if hidden is None else hidden
     hidden_t = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
     hidden_t = tuple(check_int(f"hidden[{i}]", h, low=1) for i, h in enumerate(hidden_t))
