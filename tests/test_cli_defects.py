@@ -137,3 +137,62 @@ def test_library_refuses_tau_s_by_name_strings_and_complex():
         QSGD(2**63)
     # the boundary itself is allowed: S = 2**24 levels
     assert QSGD(2**24).s == 2**24
+
+
+# ---- memory estimate (defect 3, second half) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--dataset", "digits", "--hidden", "100000000"],
+    ["federate", "--hidden", "100000000"],
+    ["energy", "--device", "mcu-ble", "--hidden", "100000000"],
+    ["train", "--dataset", "digits", "--max-memory", "100M"],
+    ["federate", "--max-memory", "1M"],
+])
+def test_configuration_too_large_for_memory_refused_at_once(tmp_path, capsys, no_compute, argv):
+    import time
+
+    t0 = time.perf_counter()
+    code = main([*argv, "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "of memory, more than" in err
+    assert time.perf_counter() - t0 < 5  # refused before anything big is allocated
+
+
+def test_memory_widths_match_the_networks():
+    from fsnn_theory.cli._memory import INPUTS, OUTPUTS
+    from fsnn_theory.studies.setups import make_classifier
+
+    for name in INPUTS:
+        sizes = make_classifier(name, 3).network.layer_sizes
+        assert (sizes[0], sizes[-1]) == (INPUTS[name], OUTPUTS[name])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv, estimate", [
+    (["train", "--dataset", "digits", "--epochs", "1", "--hidden", "1500", "--batch-size", "300", "--quiet"], "train"),
+    (["federate", "--hidden", "3000", "--rounds", "1", "--eval-every", "1"], "federate"),
+])
+def test_memory_estimate_bounds_the_measured_peak(tmp_path, argv, estimate):
+    """Peak RSS of a real run (fresh interpreter) <= estimate <= 3 x peak: the estimate neither
+    lets a run through that needs more nor refuses runs that fit by a wide margin."""
+    import subprocess
+    import sys
+
+    from fsnn_theory.cli import build_parser
+    from fsnn_theory.cli import federate as cli_federate
+    from fsnn_theory.cli._memory import estimate_bytes
+
+    code = ("import resource, sys; from fsnn_theory.cli import main; rc = main(sys.argv[1:]); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024); sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code, *argv, "--out", str(tmp_path)], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    peak = int(proc.stdout.strip().splitlines()[-1])
+    args = build_parser().parse_args([*argv, "--out", str(tmp_path)])
+    if estimate == "train":
+        need = estimate_bytes([64, 1500, 10], 300, param_copies=6, eval_samples=250)
+    else:
+        need = cli_federate.memory_estimate(cli_federate.run_spec_from_args(args))
+    assert peak <= need <= 3 * peak, (peak, need)

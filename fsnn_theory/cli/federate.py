@@ -36,6 +36,7 @@ import sys
 from pathlib import Path
 
 from fsnn_theory.cli._checks import Range, check_numbers, check_out, out_dir
+from fsnn_theory.cli._memory import INPUTS, OUTPUTS, check_memory, estimate_bytes, parse_bytes
 
 NAME = "federate"
 HELP = "federated training (FedAvg / FedProx / SCAFFOLD) with partitions, compression and exact accounting"
@@ -109,6 +110,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="evaluate every R rounds, and after the last (default: snn 10, logreg 1)")
     a("--seed", type=int, default=0, metavar="S", help="seed of everything random (default 0)")
     a("--out", type=out_dir, required=True, metavar="DIR", help="output directory")
+    a("--max-memory", type=parse_bytes, default=None, metavar="SIZE",
+      help="refuse configurations estimated to need more (e.g. 4G; default 75%% of the machine's memory)")
     a("--json", action="store_true", help="print the summary as one JSON line")
 
 
@@ -197,7 +200,22 @@ def _build(args: argparse.Namespace):
     from fsnn_theory.studies.presets import build_run
 
     # k = ceil(FRAC d) must lie in (0, d]: guaranteed by FRAC in (0, 1], checked by the compressor.
-    return build_run(run_spec_from_args(args))
+    spec = run_spec_from_args(args)
+    check_memory(memory_estimate(spec), getattr(args, "max_memory", None), "this configuration")
+    return build_run(spec)
+
+
+def memory_estimate(spec: dict) -> int:
+    """Bytes a run spec needs (`fsnn_theory.cli._memory`): all clients' local steps are batched,
+    the parameters are held by the server and once or more per client; the convex model maps
+    the whole data set to spike-time features at once."""
+    layers = [INPUTS[spec["dataset"]], int(spec["hidden"]), OUTPUTS[spec["dataset"]]]
+    if spec["model"] == "logreg":
+        batch = int(spec["train_size"]) + int(spec["test_size"])
+    else:
+        batch = int(spec["clients"]) * int(spec["batch_size"])
+    evaluated = max(int(spec["train_size"]), int(spec["test_size"]))
+    return estimate_bytes(layers, batch, param_copies=6 + 4 * int(spec["clients"]), eval_samples=evaluated)
 
 
 def handler(args: argparse.Namespace) -> int:

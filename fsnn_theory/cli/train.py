@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from fsnn_theory.cli._checks import Range, check_numbers, check_out, out_dir
+from fsnn_theory.cli._memory import INPUTS, OUTPUTS, check_memory, estimate_bytes, parse_bytes
 
 NAME = "train"
 HELP = "train a time-to-first-spike network (Yin-Yang or 8x8 digits) with exact spike-time gradients"
@@ -70,6 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="early stopping: epochs without validation gain (default: off)")
     parser.add_argument("--out", type=out_dir, default=None, metavar="DIR",
                         help="output directory (default: results/train/<dataset>-seed<S>)")
+    parser.add_argument("--max-memory", type=parse_bytes, default=None, metavar="SIZE",
+                        help="refuse configurations estimated to need more (e.g. 4G; default 75%% of the machine's memory)")
     parser.add_argument("--json", action="store_true", help="print one JSON line with the results")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines on stderr")
 
@@ -95,13 +98,19 @@ def handler(args: argparse.Namespace) -> int:
     import numpy as np
 
     from fsnn_theory.files import write_csv_atomic, write_json_atomic
-    from fsnn_theory.studies.setups import default_training_config, load_dataset, make_classifier
+    from fsnn_theory.studies.setups import DEFAULT_HIDDEN, default_training_config, load_dataset, make_classifier
     from fsnn_theory.training import train
 
     out = args.out if args.out is not None else Path("results") / "train" / f"{args.dataset}-seed{args.seed}"
     try:
         check_numbers(args, RANGES)
         check_out(out)
+        if args.dataset in INPUTS:  # an unknown data set is reported by make_classifier below
+            hidden = list(args.hidden) if args.hidden is not None else list(DEFAULT_HIDDEN[args.dataset])
+            layers = [INPUTS[args.dataset], *hidden, OUTPUTS[args.dataset]]
+            # parameters, gradient, Adam's two moments, the best epoch's copy, a spare
+            need = estimate_bytes(layers, args.batch_size or 150, param_copies=6, eval_samples=250)
+            check_memory(need, args.max_memory, "this network")
         model = make_classifier(
             args.dataset, None if args.hidden is None else tuple(args.hidden), args.model,
             tau_m=args.tau_m, tau_s=args.tau_s,
