@@ -196,3 +196,47 @@ def test_memory_estimate_bounds_the_measured_peak(tmp_path, argv, estimate):
     else:
         need = cli_federate.memory_estimate(cli_federate.run_spec_from_args(args))
     assert peak <= need <= 3 * peak, (peak, need)
+
+
+# ---- item 4 and defect 1: fsnn explain's keys --------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["--keys", "--help"])
+def test_explain_lists_every_key_with_default_range_and_meaning(capsys, flag):
+    from fsnn_theory.cli.explain import THEOREMS
+
+    for name, theorem in THEOREMS.items():
+        code = main(["explain", name, flag])
+        out = capsys.readouterr().out
+        assert code == 0
+        lines = out.splitlines()
+        for key, (default, meaning) in theorem.params.items():
+            row = next((ln for ln in lines if ln.split(" ")[0] == key), None)
+            assert row is not None, (name, key)
+            assert str(default) in row and meaning in row
+
+
+@pytest.mark.parametrize("setting, message", [
+    (["W1=nan"], "--set W1 must be"),
+    (["W=inf"], "--set W must be"),
+    (["s_min=-1"], "--set s_min must be"),
+    (["n=2.5"], "--set n must be an integer"),
+    (["model=nlif", "tau_m=3"], "--set tau_m applies to model=lif only"),
+    (["bogus=1"], "'bogus=1'"),
+    (["model=hh"], "--set model must be one of lif, nlif"),
+])
+def test_explain_set_refuses_bad_keys_and_values(capsys, setting, message):
+    code = main(["explain", "spike_time_regularity", "--set", *setting])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err
+
+
+def test_explain_old_names_are_aliases(capsys):
+    """The library's names (n_causal, w_max, w_l1, f0_gap) give the same values as the keys."""
+    assert main(["explain", "federated_ttfs_convergence", "--set", "n_causal=3", "w_max=0.5", "w_l1=1", "f0_gap=2"]) == 0
+    by_alias = capsys.readouterr().out
+    assert main(["explain", "federated_ttfs_convergence", "--set", "n=3", "W=0.5", "W1=1", "f0=2"]) == 0
+    assert capsys.readouterr().out == by_alias
+    assert main(["explain", "federated_ttfs_convergence"]) == 0
+    assert capsys.readouterr().out != by_alias  # the aliases did change something

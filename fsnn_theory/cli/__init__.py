@@ -228,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fsnn_theory {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for cmd in SUBCOMMANDS:
-        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        # explain brings its own --help (which also lists a named theorem's keys)
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, add_help=cmd.name != "explain")
         cmd.add_arguments(p)
         p.set_defaults(handler=cmd.handler)
     return parser

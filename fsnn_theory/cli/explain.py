@@ -260,32 +260,118 @@ THEOREMS: dict[str, Theorem] = {
 }
 
 
+class _HelpWithKeys(argparse.Action):
+    """``--help`` that, after a theorem NAME, also lists that theorem's keys."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.print_help()
+        name = getattr(namespace, "name", None)
+        if name in THEOREMS:
+            print(f"\nkeys of {name} (--set KEY=VALUE):\n{keys_table(THEOREMS[name])}")
+        parser.exit()
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", nargs="?", default=None, help="theorem name (omit to list them)")
     parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                         help="constants, e.g. --set model=nlif tau_s=1 s_min=0.1 n=10 W=1")
     parser.add_argument("--latex", action="store_true", help="also print the LaTeX of the formulas")
+    parser.add_argument("--keys", action="store_true",
+                        help="list the constants --set accepts: key, default, allowed values, meaning")
+    parser.add_argument("-h", "--help", action=_HelpWithKeys, help="show this help (with NAME: also its keys)")
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """Allowed values of one ``--set`` key: an integer or a finite real >= / > ``low`` (and <=
+    ``high``), optionally the words ``auto`` / ``inf``, or one of ``choices``."""
+
+    low: float | None = 0.0
+    low_open: bool = True
+    high: float | None = None
+    integer: bool = False
+    words: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        if self.choices:
+            return " | ".join(self.choices)
+        kind = "integer" if self.integer else "real"
+        if self.low is not None and self.high is not None:
+            lb = "(" if self.low_open else "["
+            base = f"{kind} in {lb}{self.low:g}, {self.high:g}]"
+        elif self.low is not None:
+            base = f"{kind} {'>' if self.low_open else '>='} {self.low:g}"
+        else:
+            base = kind
+        return base + "".join(f" or {w}" for w in self.words)
+
+    def parse(self, key: str, raw: str):
+        if self.choices:
+            if raw not in self.choices:
+                raise ValueError(f"--set {key} must be one of {', '.join(self.choices)}, got {raw!r}")
+            return raw
+        if raw in self.words:
+            return raw
+        try:
+            v = int(raw) if self.integer else float(raw)
+        except ValueError:
+            raise ValueError(f"--set {key} must be {self._article()}, got {raw!r}") from None
+        bad = not math.isfinite(v) or (self.low is not None and (v <= self.low if self.low_open else v < self.low)) \
+            or (self.high is not None and v > self.high)
+        if bad:
+            raise ValueError(f"--set {key} must be {self._article()}, got {raw!r}")
+        return v
+
+    def _article(self) -> str:
+        t = self.text()
+        return ("an " if t.startswith("integer") else "a ") + t
+
+
+_POS, _INT1 = Allowed(), Allowed(1, low_open=False, integer=True)
+#: Allowed values of every ``--set`` key (one table: the same key means the same thing in every theorem).
+ALLOWED: dict[str, Allowed] = {
+    "model": Allowed(choices=("lif", "nlif")), "tau_m": _POS, "tau_s": _POS, "theta": _POS,
+    "s_min": _POS, "n": _INT1, "W": _POS, "W1": Allowed(words=("inf",)), "tau_xi": _POS, "delta": _POS,
+    "dt": _POS, "D2": Allowed(words=("auto",)), "D4": Allowed(words=("auto",)), "T": _INT1, "I": _INT1,
+    "N": _INT1, "B": _INT1, "f0": _POS, "gamma": Allowed(words=("auto",)), "K": Allowed(2, low_open=False, integer=True),
+    "t_max": _POS, "cap": Allowed(words=("inf",)), "sigma": _POS, "d": _INT1, "m": _INT1, "R": _INT1,
+    "Delta": _POS, "q": Allowed(0.0, low_open=False, high=1.0), "M": _INT1, "rounds": _INT1,
+}
+
+#: Older / library names accepted for the user-facing keys (issue 15 item 4).
+ALIASES = {"n_causal": "n", "w_max": "W", "w_l1": "W1", "f0_gap": "f0", "tau_mem": "tau_m", "tau_syn": "tau_s"}
+
+#: Keys only some neuron models use: setting one for another model is refused, not ignored.
+MODEL_ONLY = {"tau_m": "lif"}
+
+
+def keys_table(theorem: Theorem) -> str:
+    """Every settable constant of ``theorem``: key, default, allowed values, meaning."""
+    aliases = {v: k for k, v in ALIASES.items()}
+    rows = [[k + (f" (alias {aliases[k]})" if k in aliases else ""), str(d), ALLOWED[k].text(), meaning]
+            for k, (d, meaning) in theorem.params.items()]
+    return format_table(["key", "default", "allowed", "meaning"], rows)
 
 
 def _parse_set(theorem: Theorem, items: list[str]) -> dict:
     params = {k: v[0] for k, v in theorem.params.items()}
+    given = set()
     for item in items:
         key, sep, raw = item.partition("=")
+        key = ALIASES.get(key.strip(), key.strip())
         if not sep or key not in theorem.params:
             allowed = ", ".join(theorem.params)
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {allowed}")
-        if key == "model" or raw == "auto":
-            params[key] = raw
-        elif isinstance(theorem.params[key][0], int):
-            try:
-                params[key] = int(raw)
-            except ValueError:
-                raise ValueError(f"--set {key} must be an integer, got {raw!r}") from None
-        else:
-            try:
-                params[key] = float(raw)
-            except ValueError:
-                raise ValueError(f"--set {key} must be a number, got {raw!r}") from None
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {allowed} "
+                             f"(fsnn explain {theorem.name} --keys lists them)")
+        params[key] = ALLOWED[key].parse(key, raw.strip())
+        given.add(key)
+    for key, model in MODEL_ONLY.items():
+        if key in given and params.get("model") != model:
+            raise ValueError(f"--set {key} applies to model={model} only; model={params.get('model')} ignores it")
     return params
 
 
@@ -321,6 +407,12 @@ def handler(args: argparse.Namespace) -> int:
             print(f"fsnn explain: error: {exc}", file=sys.stderr)
             return EXIT_FAILED
         print(format_table(["theorem", "title"], rows))
+        return EXIT_OK
+    if args.keys:
+        if args.name not in THEOREMS:
+            print(f"fsnn explain: error: unknown theorem {args.name!r}; known: {', '.join(THEOREMS)}", file=sys.stderr)
+            return EXIT_USAGE
+        print(keys_table(THEOREMS[args.name]))
         return EXIT_OK
     try:
         print(explain(args.name, args.set, args.latex))
