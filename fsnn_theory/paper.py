@@ -172,13 +172,22 @@ def load_experiment_output(results: Path, name: str) -> ExperimentOutput:
     missing = missing_output_files(directory)
     if missing:
         raise MissingExperimentError({name: missing}, Path(results))
-    with open(directory / "config.json", encoding="utf-8") as fh:
-        stored = json.load(fh)
+    rerun = f"rerun `fsnn reproduce --only {name} --force`"
+    try:
+        with open(directory / "config.json", encoding="utf-8") as fh:
+            stored = json.load(fh)
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError: name the file (issue 15, defect 8)
+        raise ValueError(f"{directory / 'config.json'} is not readable JSON ({exc}); {rerun}") from None
     if not isinstance(stored, dict) or "mode" not in stored or not isinstance(stored.get("config"), dict):
         raise ValueError(f"{directory / 'config.json'}: expected the keys 'mode' and 'config' (written by fsnn reproduce)")
+    try:
+        data = read_csv_exact(directory / "data.csv")
+    except (ValueError, LookupError) as exc:  # decoding, parse and empty-file errors of pandas
+        raise ValueError(f"{directory / 'data.csv'} is not a readable CSV table ({type(exc).__name__}: {exc}); "
+                         f"{rerun}") from None
     return ExperimentOutput(
         name=name, mode=str(stored["mode"]), package_version=str(stored.get("package_version", "")),
-        config=stored["config"], data=read_csv_exact(directory / "data.csv"), directory=directory,
+        config=stored["config"], data=data, directory=directory,
     )
 
 

@@ -240,3 +240,31 @@ def test_explain_old_names_are_aliases(capsys):
     assert capsys.readouterr().out == by_alias
     assert main(["explain", "federated_ttfs_convergence"]) == 0
     assert capsys.readouterr().out != by_alias  # the aliases did change something
+
+
+# ---- defect 8: fsnn paper on corrupt inputs names the file -------------------------------------
+
+
+@pytest.mark.parametrize("corrupt", [
+    ("config.json", b"\xff\xfe\x00garbage"), ("config.json", b"{mode: quick"),
+    ("data.csv", b"\xff\xfe\x00\x81\x82"), ("data.csv", b""), ("data.csv", b'a,b\n1,"2\n'),
+])
+def test_paper_names_the_corrupt_file(tmp_path, capsys, corrupt):
+    import json
+
+    import experiments
+
+    name = experiments.EXPERIMENT_NAMES[0]
+    d = tmp_path / "results" / name
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(json.dumps({"mode": "quick", "config": {}}))
+    (d / "data.csv").write_text("a,b\n1,2\n")
+    (d / "figure.pdf").write_bytes(b"%PDF-1.4\n")
+    (d / "manifest.json").write_text("{}")
+    filename, content = corrupt
+    (d / filename).write_bytes(content)
+    code = main(["paper", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "gen"), "--allow-missing"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert str(d / filename) in err
+    assert "Traceback" not in err
