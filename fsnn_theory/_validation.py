@@ -87,7 +87,7 @@ def as_float_array(
         raise ValueError(f"{name} must be an array of real numbers, got {_describe(value)}")
     try:
         arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: a Python int beyond 1e308
         raise ValueError(f"{name} must be an array of real numbers ({exc})") from None
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be a {ndim}-d array, got shape {arr.shape}")

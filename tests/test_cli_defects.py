@@ -268,3 +268,34 @@ def test_paper_names_the_corrupt_file(tmp_path, capsys, corrupt):
     assert code == 1, err
     assert str(d / filename) in err
     assert "Traceback" not in err
+
+
+# ---- defect 10: integer arguments beyond int64 ------------------------------------------------
+
+
+def test_bounds_refuse_integers_that_would_wrap_and_stay_exact_below():
+    from fsnn_theory.theory import bounds as b
+
+    kw = dict(E=4, L=2.0, mu=0.5, sigma2=[1.0, 1.0], G=1.0, Gamma=0.1, w1_dist2=1.0, p=[0.5, 0.5])
+    for T in (2**63, 2**64, 10**30, 1e30):
+        with pytest.raises(ValueError, match=r"T must be an integer in \[1, 2\*\*53 - 1\]"):
+            b.li2020_fedavg_bound(T=T, **kw)
+    # below the limit the bound is right: it decays as 1/(gamma + T), so scaling T by 2**12 at
+    # T >> gamma scales it by 2**-12 (a wrapped T would give a negative or unrelated value)
+    far, near = b.li2020_fedavg_bound(T=2**52, **kw).value, b.li2020_fedavg_bound(T=2**40, **kw).value
+    assert far > 0
+    assert near / far == pytest.approx(2**12, rel=1e-6)
+    for d in (1e30, 2**63, 2**53, 2**53 + 1, 10**400):
+        with pytest.raises(ValueError, match="d must be"):
+            b.dense_float32_bits(d)
+        with pytest.raises(ValueError, match="d must be"):
+            b.int8_quantised_bits(d)
+    for d in (2**63, 2**62 + 1, 2**64, 10**400, 1e30):
+        with pytest.raises(ValueError, match="d must be"):
+            b.ceil_log2(d)
+    assert int(b.ceil_log2(2**62)) == 62
+    top = 2**53 - 1  # exact Python-int arithmetic on the largest allowed value
+    assert b.dense_float32_bits(top) == 32 * top
+    assert b.int8_quantised_bits(top) == 8 * top + 32
+    assert b.topk_bits(top, top) == top * (32 + 53)
+    assert int(b.ceil_log2(top)) == 53 and int(b.ceil_log2(2**52)) == 52

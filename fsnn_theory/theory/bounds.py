@@ -209,14 +209,28 @@ _positive = positive_array
 _nonnegative = nonnegative_array
 
 
+#: Largest integer argument: every integer below 2**53 is exact in float64 (2**53 + 1 would be
+#: read as 2**53, so 2**53 itself is refused too), and the bit counts
+#: built from it (at most ~2**7 times larger) stay far inside int64; beyond it int64 arithmetic
+#: would wrap (2**63 * 32 -> 0; issue 15, defect 10) and floats no longer hold the integer.
+MAX_INTEGER = 2**53 - 1
+
+
 def _integer(name: str, x, low: int) -> np.ndarray:
-    """Integer-valued array (ints or integral floats) with every entry >= low, as int64."""
+    """Integer-valued array (ints or integral floats) with every entry in [low, 2**53 - 1], as int64."""
     a = _real(name, x)
     if not (a == np.round(a)).all():
         raise ValueError(f"{name} must be an integer, got {_show(a[a != np.round(a)])}")
     if not (a >= low).all():
         raise ValueError(f"{name} must be an integer >= {low}, got {_show(a[a < low])}")
+    _check_max(name, a, low)
     return a.astype(np.int64)
+
+
+def _check_max(name: str, a: np.ndarray, low: int) -> None:
+    if not (a <= MAX_INTEGER).all():
+        raise ValueError(f"{name} must be an integer in [{low}, 2**53 - 1] (exact in float64; larger values would "
+                         f"overflow the int64 bit counts), got {_show(a[a > MAX_INTEGER])}")
 
 
 def _bad(x, mask):
@@ -1096,7 +1110,15 @@ def topk_bits(d: ArrayLike, k: ArrayLike) -> int | np.ndarray:
 def ceil_log2(d) -> np.ndarray:
     """Exact ceil(log2 d) for integer d >= 1 (floating log2 corrected at powers of two): the bits
     of an index into d items. The one definition of the project (compressors and Theorem 4 use it)."""
-    d = np.asarray(d).astype(np.int64)
+    try:
+        d = np.asarray(d)
+    except OverflowError:  # a Python int beyond every numpy integer
+        raise ValueError(f"d must be an integer in [1, 2**62], got {d!r}") from None
+    # 1 << 63 overflows int64: beyond 2**62 the result would wrap (issue 15, defect 10)
+    big = d > 2**62 if d.dtype.kind in "iuf" else np.asarray(d, dtype=object) > 2**62
+    if np.any(big):
+        raise ValueError(f"d must be an integer in [1, 2**62], got {np.asarray(d, dtype=object)[np.asarray(big, dtype=bool)].ravel()[0]!r}")
+    d = d.astype(np.int64)
     e = np.ceil(np.log2(d.astype(np.float64))).astype(np.int64)
     e = np.where((e > 0) & ((np.int64(1) << np.maximum(e - 1, 0)) >= d), e - 1, e)
     e = np.where((np.int64(1) << e) < d, e + 1, e)
