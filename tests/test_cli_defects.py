@@ -299,3 +299,44 @@ def test_bounds_refuse_integers_that_would_wrap_and_stay_exact_below():
     assert b.int8_quantised_bits(top) == 8 * top + 32
     assert b.topk_bits(top, top) == top * (32 + 53)
     assert int(b.ceil_log2(top)) == 53 and int(b.ceil_log2(2**52)) == 52
+
+
+# ---- defect 11: progress of fsnn federate ------------------------------------------------------
+
+
+def test_heartbeat_every_tenth_and_every_30_seconds():
+    import io
+
+    from fsnn_theory.cli._progress import progress
+
+    now = [0.0]
+    stream = io.StringIO()
+    wrap = progress("x", 100, stream=stream, clock=lambda: now[0])
+    for i in wrap(range(100)):
+        now[0] += 1.0 if i != 4 else 40.0  # one slow step: 41 s after the start
+    lines = stream.getvalue().splitlines()
+    done = [int(ln.split()[1].split("/")[0]) for ln in lines]
+    assert done == [5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]  # 5: the 30 s heartbeat
+    assert progress("x", 100, stream=io.StringIO(), quiet=True)(range(3)) is not None
+
+
+def test_terminal_gets_a_tqdm_bar():
+    import io
+
+    from fsnn_theory.cli._progress import progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    assert list(progress("bar", 5, stream=stream)(range(5))) == [0, 1, 2, 3, 4]
+    assert "bar" in stream.getvalue() and "/5 " in stream.getvalue()  # tqdm's n/total
+
+
+def test_federate_reports_progress_when_not_a_terminal(tmp_path, capsys):
+    assert main(["federate", "--model", "logreg", *SMALL, "--rounds", "10", "--out", str(tmp_path)]) == 0
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("[federate rounds]")]
+    assert [ln.split()[2] for ln in lines] == [f"{r}/10" for r in range(1, 11)]
+    assert main(["federate", "--model", "logreg", *SMALL, "--quiet", "--out", str(tmp_path)]) == 0
+    assert "[federate rounds]" not in capsys.readouterr().err

@@ -36,6 +36,7 @@ import sys
 from pathlib import Path
 
 from fsnn_theory.cli._checks import Range, check_numbers, check_out, out_dir
+from fsnn_theory.cli._progress import progress
 from fsnn_theory.cli._memory import INPUTS, OUTPUTS, check_memory, estimate_bytes, parse_bytes
 
 NAME = "federate"
@@ -113,6 +114,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--max-memory", type=parse_bytes, default=None, metavar="SIZE",
       help="refuse configurations estimated to need more (e.g. 4G; default 75%% of the machine's memory)")
     a("--json", action="store_true", help="print the summary as one JSON line")
+    a("--quiet", action="store_true", help="no progress bar / heartbeat lines on stderr")
 
 
 def _err(msg: str) -> None:
@@ -226,7 +228,8 @@ def handler(args: argparse.Namespace) -> int:
         check_numbers(args, RANGES)
         check_out(args.out)
         model, ds, partition, config = _build(args)
-        run = run_federated(model, ds.train, ds.test, partition, config)
+        run = run_federated(model, ds.train, ds.test, partition, config,
+                            progress=progress("federate rounds", config.rounds, quiet=args.quiet))
     except ValueError as exc:
         _err(str(exc))
         return EXIT_USAGE
