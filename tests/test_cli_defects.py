@@ -338,5 +338,64 @@ def test_federate_reports_progress_when_not_a_terminal(tmp_path, capsys):
     assert main(["federate", "--model", "logreg", *SMALL, "--rounds", "10", "--out", str(tmp_path)]) == 0
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("[federate rounds]")]
     assert [ln.split()[2] for ln in lines] == [f"{r}/10" for r in range(1, 11)]
-    assert main(["federate", "--model", "logreg", *SMALL, "--quiet", "--out", str(tmp_path)]) == 0
+    assert main(["federate", "--model", "logreg", *SMALL, "--quiet", "--out", str(tmp_path / "q")]) == 0
     assert "[federate rounds]" not in capsys.readouterr().err
+
+
+# ---- defect 6: interrupted runs resume byte-identical; stale outputs refused ---------------------
+
+
+def _interrupt_after(k):
+    """A progress wrapper that lets k steps finish, then raises KeyboardInterrupt (as Ctrl-C would)."""
+
+    def factory(*args, **kwargs):
+        def wrap(iterable):
+            for i, item in enumerate(iterable):
+                if i == k:
+                    raise KeyboardInterrupt
+                yield item
+
+        return wrap
+
+    return factory
+
+
+FED_RESUME = ["--model", "snn", "--hidden", "6", "--train-size", "120", "--test-size", "40", "--clients", "4",
+              "--rounds", "7", "--local-steps", "2", "--batch-size", "8", "--eval-every", "2", "--quiet"]
+
+
+@pytest.mark.parametrize("variant", [
+    ["--algorithm", "scaffold", "--compressor", "topk:0.3"],  # control variates + error-feedback residuals
+    ["--algorithm", "fedprox", "--compressor", "qsgd:2", "--participation", "3", "--dropout", "0.3",
+     "--partition", "dirichlet:0.5"],  # client sampling, dropouts, stochastic quantisation
+])
+def test_interrupted_federate_resumes_byte_identical(tmp_path, capsys, monkeypatch, variant):
+    import fsnn_theory.cli.federate as cli_federate
+    from fsnn_theory.cli._resume import CHECKPOINT_FILE
+
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    assert main(["federate", *FED_RESUME, *variant, "--out", str(ref)]) == 0
+    with monkeypatch.context() as m:
+        m.setattr(cli_federate, "progress", _interrupt_after(3))
+        assert main(["federate", *FED_RESUME, *variant, "--out", str(run)]) == 130
+    assert (run / CHECKPOINT_FILE).is_file() and not (run / "rounds.csv").exists()
+    with monkeypatch.context() as m:  # a second interruption, later, of the resumed run
+        m.setattr(cli_federate, "progress", _interrupt_after(2))
+        assert main(["federate", *FED_RESUME, *variant, "--out", str(run)]) == 130
+    assert main(["federate", *FED_RESUME, *variant, "--out", str(run)]) == 0
+    assert (run / "rounds.csv").read_bytes() == (ref / "rounds.csv").read_bytes()
+    assert not (run / CHECKPOINT_FILE).exists()
+
+
+def test_federate_refuses_stale_outputs_of_another_configuration(tmp_path, capsys):
+    base = ["federate", "--model", "logreg", *SMALL, "--out", str(tmp_path)]
+    assert main(base) == 0
+    capsys.readouterr()
+    assert main([*base, "--seed", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "holds files of an earlier run" in err and "seed: 0 -> 3" in err
+    assert main([*base, "--seed", "3", "--force"]) == 0
+    assert main([*base, "--seed", "3"]) == 0  # the same configuration again: fine
+    (tmp_path / "run.json").unlink()  # outputs of unknown origin
+    assert main(base) == 2
+    assert "unknown configuration" in capsys.readouterr().err

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from fsnn_theory.cli._checks import Range, check_numbers, check_out, out_dir
 from fsnn_theory.cli._progress import progress
+from fsnn_theory.cli._resume import CHECKPOINT_FILE, RunDirectory
 from fsnn_theory.cli._memory import INPUTS, OUTPUTS, check_memory, estimate_bytes, parse_bytes
 
 NAME = "federate"
@@ -115,6 +116,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="refuse configurations estimated to need more (e.g. 4G; default 75%% of the machine's memory)")
     a("--json", action="store_true", help="print the summary as one JSON line")
     a("--quiet", action="store_true", help="no progress bar / heartbeat lines on stderr")
+    a("--force", action="store_true",
+      help="replace the files of an earlier run with another configuration in --out (else refused)")
 
 
 def _err(msg: str) -> None:
@@ -197,14 +200,19 @@ def run_spec_from_args(args: argparse.Namespace) -> dict:
     return spec
 
 
+def _checked_spec(args: argparse.Namespace) -> dict:
+    """The run spec of the arguments, refused (ValueError) if it would not fit in memory."""
+    spec = run_spec_from_args(args)
+    check_memory(memory_estimate(spec), getattr(args, "max_memory", None), "this configuration")
+    return spec
+
+
 def _build(args: argparse.Namespace):
     """(model, dataset, partition, config) from the arguments; ValueError for bad input."""
     from fsnn_theory.studies.presets import build_run
 
     # k = ceil(FRAC d) must lie in (0, d]: guaranteed by FRAC in (0, 1], checked by the compressor.
-    spec = run_spec_from_args(args)
-    check_memory(memory_estimate(spec), getattr(args, "max_memory", None), "this configuration")
-    return build_run(spec)
+    return build_run(_checked_spec(args))
 
 
 def memory_estimate(spec: dict) -> int:
@@ -224,20 +232,35 @@ def handler(args: argparse.Namespace) -> int:
     from fsnn_theory.files import write_csv_atomic, write_json_atomic
     from fsnn_theory.federated import run_federated
 
+    from fsnn_theory.studies.presets import build_run
+
+    out = Path(args.out)
     try:
         check_numbers(args, RANGES)
-        check_out(args.out)
-        model, ds, partition, config = _build(args)
-        run = run_federated(model, ds.train, ds.test, partition, config,
-                            progress=progress("federate rounds", config.rounds, quiet=args.quiet))
+        check_out(out)
+        spec = _checked_spec(args)
+        model, ds, partition, config = build_run(spec)
+        run_dir = RunDirectory(out, "federate", spec, ("rounds.csv", "timing.csv", "summary.json"))
+        snapshot = run_dir.claim(args.force)
     except ValueError as exc:
         _err(str(exc))
         return EXIT_USAGE
-    out = Path(args.out)
+    start = 0 if snapshot is None else snapshot["state"].round
+    if snapshot is not None and not args.quiet:
+        print(f"fsnn federate: resuming after round {start} of {config.rounds} ({out / CHECKPOINT_FILE})",
+              file=sys.stderr, flush=True)
+    try:
+        run = run_federated(model, ds.train, ds.test, partition, config,
+                            progress=progress("federate rounds", config.rounds, start=start, quiet=args.quiet),
+                            resume=snapshot, on_round=run_dir.save)
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
     write_csv_atomic(run.history, out / "rounds.csv")
     write_csv_atomic(run.timing, out / "timing.csv")
     summary = {"dataset": args.dataset, "model": args.model, **run.summary, "out": str(out)}
     write_json_atomic(summary, out / "summary.json")
+    run_dir.finish()
     if args.json:
         print(json.dumps(summary, sort_keys=True, allow_nan=False), flush=True)
     else:

@@ -762,6 +762,8 @@ def run_federated(
     config: FederatedConfig,
     *,
     progress: Callable[[Iterable], Iterable] | None = None,
+    resume: dict | None = None,
+    on_round: Callable[[dict], None] | None = None,
 ) -> FederatedRun:
     """Run ``config.rounds`` rounds of federated training of ``model`` on ``partition`` of ``train``.
 
@@ -771,6 +773,11 @@ def run_federated(
     :func:`round_step`, :func:`account` and an evaluation every ``eval_every`` rounds. Returns a
     :class:`FederatedRun`. Errors: ``clients_per_round`` K > N, a partition of another data set,
     or a model without the protocol raise ``ValueError``.
+
+    Resuming: ``on_round(snapshot)`` is called after every round with the `FederatedState` and
+    the history so far; ``resume=snapshot`` continues from it. A round's random draws are keyed
+    by (seed, round, client), so a resumed run is bit-identical to an uninterrupted one (except
+    the wall times of ``timing``).
 
     Examples
     --------
@@ -830,8 +837,14 @@ def run_federated(
         for key in list(acc):
             acc[key] = 0
 
-    record(0)
-    rounds: Iterable[int] = range(config.rounds)
+    if resume is None:
+        record(0)
+    else:
+        state = resume["state"]
+        rows[:], timing[:] = [dict(r) for r in resume["rows"]], [dict(t) for t in resume["timing"]]
+        totals.update(resume["totals"])
+        acc.update(resume["acc"])
+    rounds: Iterable[int] = range(state.round, config.rounds)
     if progress is not None:
         rounds = progress(rounds)
     for r in rounds:
@@ -849,6 +862,9 @@ def run_federated(
                        "round_seconds": time.perf_counter() - t_round})
         if (r + 1) % config.eval_every == 0 or r + 1 == config.rounds:
             record(r + 1)
+        if on_round is not None:
+            on_round({"state": state, "rows": [dict(x) for x in rows], "timing": [dict(t) for t in timing],
+                      "totals": dict(totals), "acc": dict(acc)})
 
     history = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
     timing_df = pd.DataFrame(timing, columns=["round", "client_seconds", "round_seconds"])
