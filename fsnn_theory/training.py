@@ -487,6 +487,8 @@ def train(
     *,
     params0: np.ndarray | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    resume: dict | None = None,
+    on_checkpoint: Callable[[dict], None] | None = None,
 ) -> TrainingResult:
     """Train ``model`` on ``dataset.train``, validate on ``dataset.validation`` every epoch.
 
@@ -500,6 +502,12 @@ def train(
     time (training and evaluation). ``on_epoch(row)`` is called after each epoch.
 
     ``params0`` overrides the initial parameters (default ``model.init_params(config.seed)``).
+
+    Resuming: ``on_checkpoint(snapshot)`` is called at the end of every epoch that does not stop
+    the run, with everything the next epoch depends on (``epoch`` done, parameters, optimiser
+    state, bumping state, history rows, best epoch, early-stopping count); ``resume=snapshot``
+    continues from it. The mini-batch order and input jitter are keyed by (seed, epoch), so a
+    resumed run is bit-identical to an uninterrupted one (except the wall-time column).
     """
     if not isinstance(model, SNNClassifier):
         raise ValueError(f"model must be an SNNClassifier, got {type(model).__name__}")
@@ -519,7 +527,12 @@ def train(
     best = (-1.0, 0, params.copy())  # (val accuracy, epoch, params)
     since_best = 0
     stopped_early = False
-    for epoch in range(config.epochs):
+    first = 0
+    if resume is not None:
+        first, params, opt.state = int(resume["epoch"]), resume["params"].copy(), resume["optimizer_state"]
+        bump_value, last_bumped = resume["bump_value"], resume["last_bumped"]
+        rows, best, since_best = [dict(r) for r in resume["rows"]], resume["best"], resume["since_best"]
+    for epoch in range(first, config.epochs):
         t0 = time.perf_counter()
         lr = config.learning_rate(epoch)
         order = minibatch_order(n, epoch, config.seed)
@@ -572,6 +585,10 @@ def train(
             if config.early_stopping.patience is not None and since_best >= config.early_stopping.patience:
                 stopped_early = True
                 break
+        if on_checkpoint is not None:
+            on_checkpoint({"epoch": epoch + 1, "params": params.copy(), "optimizer_state": opt.state,
+                           "bump_value": bump_value, "last_bumped": last_bumped, "rows": [dict(r) for r in rows],
+                           "best": best, "since_best": since_best})
     history = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
     best_row = history.loc[history["epoch"] == best[1]].iloc[0]
     return TrainingResult(

@@ -399,3 +399,40 @@ def test_federate_refuses_stale_outputs_of_another_configuration(tmp_path, capsy
     (tmp_path / "run.json").unlink()  # outputs of unknown origin
     assert main(base) == 2
     assert "unknown configuration" in capsys.readouterr().err
+
+
+TRAIN_RESUME = ["train", "--dataset", "digits", "--hidden", "12", "--epochs", "5", "--batch-size", "100",
+                "--input-noise", "0.2", "--quiet"]
+
+
+def test_interrupted_train_resumes_byte_identical(tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    import fsnn_theory.training as training
+    from fsnn_theory.cli._resume import CHECKPOINT_FILE
+
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    assert main([*TRAIN_RESUME, "--out", str(ref)]) == 0
+    real_train = training.train
+
+    def interrupted(*args, on_epoch=None, **kwargs):  # Ctrl-C during epoch 3 (after 2 checkpoints)
+        def hook(row):
+            if row["epoch"] == 3:
+                raise KeyboardInterrupt
+            if on_epoch is not None:
+                on_epoch(row)
+
+        return real_train(*args, on_epoch=hook, **kwargs)
+
+    monkeypatch.setattr(training, "train", interrupted)
+    assert main([*TRAIN_RESUME, "--out", str(run)]) == 130
+    assert (run / CHECKPOINT_FILE).is_file() and not (run / "history.csv").exists()
+    monkeypatch.setattr(training, "train", real_train)
+    assert main([*TRAIN_RESUME, "--out", str(run)]) == 0
+    assert (run / "params.npy").read_bytes() == (ref / "params.npy").read_bytes()
+    a, b = (pd.read_csv(d / "history.csv").drop(columns="seconds") for d in (ref, run))
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert not (run / CHECKPOINT_FILE).exists()
+    capsys.readouterr()
+    assert main([*TRAIN_RESUME, "--seed", "1", "--out", str(run)]) == 2
+    assert "seed: 0 -> 1" in capsys.readouterr().err

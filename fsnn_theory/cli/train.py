@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from fsnn_theory.cli._checks import Range, check_numbers, check_out, out_dir
+from fsnn_theory.cli._resume import CHECKPOINT_FILE, RunDirectory
 from fsnn_theory.cli._memory import INPUTS, OUTPUTS, check_memory, estimate_bytes, parse_bytes
 
 NAME = "train"
@@ -75,6 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="refuse configurations estimated to need more (e.g. 4G; default 75%% of the machine's memory)")
     parser.add_argument("--json", action="store_true", help="print one JSON line with the results")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines on stderr")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the files of an earlier run with another configuration in --out (else refused)")
 
 
 def _err(msg: str) -> None:
@@ -121,9 +124,15 @@ def handler(args: argparse.Namespace) -> int:
             input_noise=args.input_noise,
         )
         dataset = load_dataset(args.dataset)
+        spec = {k: getattr(args, k) for k in ("dataset", "epochs", "seed", "hidden", "model", "tau_m", "tau_s",
+                                              "optimizer", "lr", "batch_size", "input_noise", "patience")}
+        run_dir = RunDirectory(out, "train", spec, ("history.csv", "params.npy", "summary.json"))
+        snapshot = run_dir.claim(args.force)
     except ValueError as exc:
         _err(f"fsnn train: error: {exc}")
         return EXIT_USAGE
+    if snapshot is not None and not args.quiet:
+        _err(f"fsnn train: resuming after epoch {snapshot['epoch']} of {config.epochs} ({out / CHECKPOINT_FILE})")
 
     def progress(row: dict) -> None:
         if not args.quiet:
@@ -135,7 +144,7 @@ def handler(args: argparse.Namespace) -> int:
             )
 
     try:
-        result = train(model, dataset, config, on_epoch=progress)
+        result = train(model, dataset, config, on_epoch=progress, resume=snapshot, on_checkpoint=run_dir.save)
     except ValueError as exc:
         _err(f"fsnn train: error: {exc}")
         return EXIT_USAGE
@@ -161,6 +170,7 @@ def handler(args: argparse.Namespace) -> int:
     write_csv_atomic(history, out / "history.csv")
     _save_npy_atomic(out / "params.npy", result.params)
     write_json_atomic(summary, out / "summary.json")
+    run_dir.finish()
     if args.json:
         print(json.dumps(summary, sort_keys=True), flush=True)
     elif not args.quiet:
