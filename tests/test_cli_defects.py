@@ -436,3 +436,34 @@ def test_interrupted_train_resumes_byte_identical(tmp_path, monkeypatch, capsys)
     capsys.readouterr()
     assert main([*TRAIN_RESUME, "--seed", "1", "--out", str(run)]) == 2
     assert "seed: 0 -> 1" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_sigint_to_federate_subprocess_then_rerun_is_byte_identical(tmp_path):
+    """A real Ctrl-C (SIGINT to the process) once a checkpoint exists, then the same command."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from fsnn_theory.cli._resume import CHECKPOINT_FILE
+
+    # FED_RESUME without --quiet (the resumed run announces itself), 60 rounds (argparse: the last --rounds wins)
+    args = [*FED_RESUME[:-1], "--rounds", "60", "--algorithm", "scaffold", "--compressor", "topk:0.3"]
+    cmd = [sys.executable, "-m", "fsnn_theory.cli", "federate", *args]
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    subprocess.run([*cmd, "--out", str(ref)], check=True, capture_output=True, timeout=600)
+    proc = subprocess.Popen([*cmd, "--out", str(run)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not (run / CHECKPOINT_FILE).exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before the signal arrived")
+    assert proc.returncode == 130, err.decode()
+    assert (run / CHECKPOINT_FILE).is_file() and not (run / "rounds.csv").exists()
+    done = subprocess.run([*cmd, "--out", str(run)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "resuming after round" in done.stderr
+    assert (run / "rounds.csv").read_bytes() == (ref / "rounds.csv").read_bytes()
