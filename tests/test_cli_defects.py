@@ -96,6 +96,7 @@ def test_numeric_options_checked_first(tmp_path, capsys, no_compute, argv, flag)
     (["train", "--dataset", "digits", "--tau-s", "nan"], "--tau-s must be"),
     (["train", "--dataset", "digits", "--lr", "1e300"], "--lr must be a finite number > 0 and <= 1000"),  # 5
     (["federate", "--compressor", "qsgd:99999999999999999999"], "qsgd:S needs S >= 1 and S <= 16777216"),
+    (["federate", "--dropout", "1"], "--dropout must be a finite number >= 0 and < 1, got 1.0"),
     (["federate", "--local-steps", "2", "--local-epochs", "1"], "not both"),                # defect 7
     (["federate", "--partition", "iid", "--alpha", "0.5"], "--alpha applies to --partition dirichlet"),
     (["federate", "--partition", "dirichlet:0.5", "--exponent", "1"], "--exponent applies to --partition powerlaw"),

@@ -56,18 +56,19 @@ def check_out(path: Path | str | None, flag: str = "--out") -> Path | None:
 @dataclass(frozen=True)
 class Range:
     """Allowed values of one numeric flag: integer or real, [low, high] (``None`` = unbounded),
-    ``low_open`` for ``> low``. Reals must be finite."""
+    ``low_open`` / ``high_open`` for ``> low`` / ``< high``. Reals must be finite."""
 
     low: float | None = None
     high: float | None = None
     integer: bool = False
     low_open: bool = False
+    high_open: bool = False
     what: str = ""  # e.g. "a Dirichlet concentration"; default "an integer" / "a finite number"
 
     def describe(self) -> str:
         kind = self.what or ("an integer" if self.integer else "a finite number")
         lo = None if self.low is None else (f"> {self.low:g}" if self.low_open else f">= {self.low:g}")
-        hi = None if self.high is None else f"<= {self.high:g}"
+        hi = None if self.high is None else (f"< {self.high:g}" if self.high_open else f"<= {self.high:g}")
         return f"{kind} " + " and ".join(x for x in (lo, hi) if x) if (lo or hi) else kind
 
     def ok(self, v) -> bool:
@@ -75,7 +76,7 @@ class Range:
             return False
         if self.low is not None and (v <= self.low if self.low_open else v < self.low):
             return False
-        return self.high is None or v <= self.high
+        return self.high is None or (v < self.high if self.high_open else v <= self.high)
 
 
 def check_numbers(args: argparse.Namespace, ranges: dict[str, Range]) -> None:

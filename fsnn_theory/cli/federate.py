@@ -56,7 +56,7 @@ RANGES = {
     "--local-steps": Range(1, None, integer=True), "--local-epochs": Range(1, None, integer=True),
     "--batch-size": Range(1, None, integer=True), "--alpha": Range(0, None, low_open=True, what="a Dirichlet concentration"),
     "--shards-per-client": Range(1, None, integer=True), "--exponent": Range(),
-    "--participation": Range(1, None, integer=True), "--dropout": Range(0, 1 - 1e-12),
+    "--participation": Range(1, None, integer=True), "--dropout": Range(0, 1, high_open=True),
     "--prox-mu": Range(0, None), "--lr": Range(0, 1e3, low_open=True), "--decay": Range(0, None),
     "--clip": Range(0, None, low_open=True), "--max-dw-norm": Range(0, None),
     "--hidden": Range(1, None, integer=True), "--l2": Range(0, None),
