@@ -25,6 +25,14 @@ round r instead of 16/(1 + 0.01 r) (IID Yin-Yang, seeds 0-2: 94.7-95.1 %). For t
 convex model: one local step, constant step 1/L (L its smoothness constant), L2 penalty 1e-3,
 100 rounds. Partitions are spec strings (``iid``, ``dirichlet:0.5``, ``shards:2``, ``powerlaw:1``);
 ``--alpha`` / ``--shards-per-client`` / ``--exponent`` with a bare kind still work.
+
+Every flag and ``--out`` are checked before anything is computed (`fsnn_theory.cli._checks`),
+the memory the configuration needs is estimated and refused above 75 % of the machine's memory
+or ``--max-memory`` (`fsnn_theory.cli._memory`); progress over rounds goes to stderr (a bar on a
+terminal, heartbeat lines otherwise; ``--quiet``: none). The state after every round is stored in
+``DIR/checkpoint.pkl`` (`fsnn_theory.cli._resume`): after Ctrl-C the same command resumes and
+ends with a byte-identical ``rounds.csv``; files of another configuration in ``DIR`` are refused
+unless ``--force``.
 """
 
 from __future__ import annotations

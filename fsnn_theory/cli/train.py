@@ -10,7 +10,11 @@ test_accuracy, silent_fraction, synops_per_sample, seconds, learning_rate, weigh
 ``DIR/params.npy`` (the parameters of the best validation epoch) and ``DIR/summary.json``.
 With ``--json`` one JSON line goes to stdout: test_accuracy (at the best validation epoch),
 best_epoch, val_accuracy, final_test_accuracy, epochs, seconds, seconds_per_epoch, synops_per_sample,
-out. Bad input (unknown data set or model, bad sizes) is reported as a message, exit code 2.
+out. Bad input (unknown data set or model, bad sizes, an unusable ``--out``, a network estimated to
+need more than 75 % of the machine's memory or ``--max-memory``) is reported as a message before
+anything is computed, exit code 2. The state after every epoch is stored in
+``DIR/checkpoint.pkl``: after Ctrl-C the same command resumes and ends with the same parameters
+and history (but the wall-time column); files of another configuration are refused unless ``--force``.
 
 This module defines ``add_arguments(parser)`` and ``handler(args) -> int`` for the `fsnn` CLI
 (`fsnn_theory.cli`); it does not import the CLI module itself.
