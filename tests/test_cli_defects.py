@@ -400,6 +400,12 @@ def test_federate_refuses_stale_outputs_of_another_configuration(tmp_path, capsy
     (tmp_path / "run.json").unlink()  # outputs of unknown origin
     assert main(base) == 2
     assert "unknown configuration" in capsys.readouterr().err
+    assert main([*base, "--force"]) == 0
+    (tmp_path / "checkpoint.pkl").write_bytes(b"garbage")  # a damaged checkpoint is named, never used
+    assert main(base) == 2
+    assert "checkpoint.pkl is not a readable checkpoint" in capsys.readouterr().err
+    assert main([*base, "--force"]) == 0
+    assert not (tmp_path / "checkpoint.pkl").exists()
 
 
 TRAIN_RESUME = ["train", "--dataset", "digits", "--hidden", "12", "--epochs", "5", "--batch-size", "100",

@@ -41,7 +41,7 @@ class RunDirectory:
         """Check the directory and mark it as this run's; the snapshot to resume from, or None.
 
         ValueError if it holds files of another (or an unknown) configuration and not ``force``;
-        with ``force`` those files are removed.
+        with ``force`` those files (and any checkpoint) are removed and the run starts afresh.
         """
         present = self._present()
         stored = None
@@ -61,6 +61,8 @@ class RunDirectory:
             present = []
         write_json_atomic({**self.record, "hash": self.hash}, self.out / RUN_FILE)
         path = self.out / CHECKPOINT_FILE
+        if force:  # --force: start again, also over a checkpoint of this configuration
+            path.unlink(missing_ok=True)
         if not path.is_file():
             return None
         try:
