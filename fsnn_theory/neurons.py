@@ -108,19 +108,48 @@ def lif_kernel(s, tau_m: float, tau_s: float) -> np.ndarray:
               \qquad \kappa(s) = \frac{s}{\tau} e^{-s/\tau} \ \text{if}\ \tau_m = \tau_s = \tau.
 
     Solution of :math:`\tau_m \dot V = -V + I,\ \tau_s \dot I = -I` after :math:`I \mathrel{+}= 1`
-    (Göltz et al. 2021, Methods). Written as :math:`-c\, e^{-s/\tau_m}\,\mathrm{expm1}(-s r)` with
-    :math:`r = (\tau_m - \tau_s)/(\tau_m\tau_s)` so that nearby time constants lose no precision.
+    (Göltz et al. 2021, Methods). Evaluated with the slower exponential factored out,
+
+    .. math:: \kappa(s) = \frac{\tau_s}{|\tau_m-\tau_s|}\, e^{-s/\tau_L}\,
+              \bigl(-\mathrm{expm1}(-s\,d)\bigr),\qquad \tau_L = \max(\tau_m,\tau_s),\
+              d = \frac{|\tau_m-\tau_s|}{\tau_m\tau_s} \ge 0,
+
+    (an algebraic rearrangement of the definition): no factor exceeds 1 in size, so nothing
+    overflows at long lags for either ordering of the time constants, and ``expm1`` keeps full
+    relative precision for nearby time constants.
     """
     s = np.asarray(s, dtype=np.float64)
     pos = (s > 0) & np.isfinite(s)
     sp = np.where(pos, s, 0.0)
     if _is_alpha(tau_m, tau_s):
         k = (sp / tau_s) * np.exp(-sp / tau_s)
-    else:
+    elif tau_m > tau_s:
         c = tau_s / (tau_m - tau_s)
         r = (tau_m - tau_s) / (tau_m * tau_s)
         k = -c * np.exp(-sp / tau_m) * np.expm1(-sp * r)
+    else:  # tau_m < tau_s: the same with the roles of the two exponentials swapped
+        c = tau_s / (tau_s - tau_m)
+        r = (tau_s - tau_m) / (tau_m * tau_s)
+        k = -c * np.exp(-sp / tau_s) * np.expm1(-sp * r)
     return np.where(pos, k, 0.0)
+
+
+def _phi(x: np.ndarray) -> np.ndarray:
+    r""":math:`\varphi(x) = (1 - e^{-x})/x = -\mathrm{expm1}(-x)/x` for :math:`x \ge 0`, :math:`\varphi(0) = 1`.
+
+    Full relative precision for every :math:`x \ge 0` (``expm1``, Kahan's argument); decreasing
+    from 1 to 0, never overflows.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    xs = np.where(x > 0, x, 1.0)
+    return np.where(x > 0, -np.expm1(-xs) / xs, 1.0)
+
+
+def _lif_split(tau_m: float, tau_s: float) -> tuple[float, float, float]:
+    r"""(:math:`\tau_L, \tau_S, d`): longer and shorter time constant and
+    :math:`d = |\tau_m - \tau_s|/(\tau_m\tau_s) = 1/\tau_S - 1/\tau_L \ge 0` (exact difference first)."""
+    tau_l, tau_sh = max(tau_m, tau_s), min(tau_m, tau_s)
+    return tau_l, tau_sh, abs(tau_m - tau_s) / (tau_m * tau_s)
 
 
 def lif_kernel_derivative(s, tau_m: float, tau_s: float, order: int = 1) -> np.ndarray:
@@ -130,6 +159,19 @@ def lif_kernel_derivative(s, tau_m: float, tau_s: float, order: int = 1) -> np.n
               - (-1/\tau_s)^n e^{-s/\tau_s}\right);\quad
               \text{alpha: } \kappa' = \tfrac{1}{\tau}(1 - s/\tau)e^{-s/\tau},\
               \kappa'' = \tfrac{1}{\tau^2}(s/\tau - 2)e^{-s/\tau}.
+
+    The difference form above loses :math:`\epsilon\,\tau_s/|\tau_m-\tau_s|` to cancellation, so it
+    is used only for :math:`\tau_m \ge 2\tau_s` (factor :math:`\le 1`). Otherwise the kernel is
+    written :math:`\kappa(s) = (s/\tau_m)\,e^{-s/\tau_L}\,\varphi(sd)` with
+    :math:`\varphi(x) = (1-e^{-x})/x` (:func:`_lif_split`, :func:`_phi`), whose derivatives
+
+    .. math:: \kappa' = \tfrac{1}{\tau_m} e^{-s/\tau_L}\bigl(e^{-sd} - \tfrac{s}{\tau_L}\varphi(sd)\bigr),
+              \qquad
+              \kappa'' = \tfrac{1}{\tau_m} e^{-s/\tau_L}\bigl(\tfrac{s}{\tau_L^2}\varphi(sd)
+                         - (\tfrac{1}{\tau_L} + \tfrac{1}{\tau_S}) e^{-sd}\bigr)
+
+    (differentiate using :math:`\tfrac{d}{ds}[s\varphi(sd)] = e^{-sd}` and :math:`d + 1/\tau_L =
+    1/\tau_S`) are continuous in :math:`d` through :math:`d = 0` (the alpha formulas) and never overflow.
     """
     s = np.asarray(s, dtype=np.float64)
     pos = (s > 0) & np.isfinite(s)
@@ -138,9 +180,18 @@ def lif_kernel_derivative(s, tau_m: float, tau_s: float, order: int = 1) -> np.n
         tau = tau_s
         e = np.exp(-sp / tau)
         d = (1.0 - sp / tau) * e / tau if order == 1 else (sp / tau - 2.0) * e / tau**2
-    else:
+    elif tau_m >= 2.0 * tau_s:
         c = tau_s / (tau_m - tau_s)
         d = c * ((-1.0 / tau_m) ** order * np.exp(-sp / tau_m) - (-1.0 / tau_s) ** order * np.exp(-sp / tau_s))
+    else:
+        tau_l, tau_sh, dd = _lif_split(tau_m, tau_s)
+        el = np.exp(-sp / tau_l)
+        ed = np.exp(-sp * dd)
+        sph = (sp / tau_l) * _phi(sp * dd)
+        if order == 1:
+            d = el * (ed - sph) / tau_m
+        else:
+            d = el * (sph / tau_l - (1.0 / tau_l + 1.0 / tau_sh) * ed) / tau_m
     return np.where(pos, d, 0.0)
 
 
@@ -501,6 +552,16 @@ class _Intervals:
         lag_sum *= down
         return rel * plain - lag_sum
 
+    def potential_at_starts(self, kernel) -> np.ndarray:
+        r"""(B, n, m) :math:`V(t_{(k)}) = \sum_i w_i \kappa(t_{(k)} - t_i)` from the (B, n, n) kernel matrix
+        (``kernel`` must be 0 for lags :math:`\le 0`; an input that never spikes has lag :math:`-\infty`)."""
+        with np.errstate(invalid="ignore"):
+            lag = self.starts[:, :, None] - self.t_in[:, None, :]
+        lag = np.where(np.isnan(lag), -np.inf, lag)  # inf - inf: a silent interval start
+        m = kernel(lag)
+        b, n, _ = m.shape
+        return (m.reshape(b * n, n) @ self.w).reshape(b, n, self.w.shape[1])
+
     def _pairwise(self, tau: float, lagged: bool) -> np.ndarray:
         # (B, k, i) matrix of decays, one matrix product with the weights
         lag = self.starts[:, :, None] - self.t_in[:, None, :]
@@ -552,23 +613,47 @@ def _needs_pairwise(t_in: np.ndarray, tau_min: float) -> bool:
     return bool(span.max() > _MAX_SPAN_FOR_CUMSUM * tau_min)
 
 
+# Columns whose largest |weight| exceeds this are rescaled (see _scaled_weights).
+_MAX_UNSCALED_WEIGHT = 2.0**32
+
+
+def _scaled_weights(w: np.ndarray, theta: float):
+    r"""Weights and threshold rescaled per output neuron so that no running sum can overflow.
+
+    :math:`t^*` is invariant under :math:`(w_{\cdot j}, \vartheta) \to (\sigma_j w_{\cdot j},
+    \sigma_j\vartheta)` (V is linear in the weights). For a column whose largest :math:`|w|`
+    exceeds :math:`2^{32}`, :math:`\sigma_j` is the power of two bringing it into :math:`[1/2, 1)`
+    (exact in binary floating point); with the running-sum factors bounded by
+    :math:`e^{600}` this keeps every intermediate below the float64 range for weights up to
+    its limit. Other columns are left untouched (bit-identical results); ``theta`` is then the
+    scalar, else a (n_out,) array.
+    """
+    big = np.abs(w).max(axis=0, initial=0.0) > _MAX_UNSCALED_WEIGHT
+    if not big.any():
+        return w, theta
+    _, expo = np.frexp(np.abs(w).max(axis=0, initial=0.0))
+    sigma = np.where(big, np.ldexp(1.0, -expo), 1.0)
+    return w * sigma, theta * sigma
+
+
 def _first_spike_times(model: NeuronModel, t_in: np.ndarray, w: np.ndarray) -> np.ndarray:
     batch, n_in = t_in.shape
     n_out = w.shape[1]
     if batch == 0 or n_in == 0 or n_out == 0:
         return np.full((batch, n_out), np.inf)
     # the running-sum form works on (B, n_in, n_out) arrays, the pairwise form on (B, n_in, n_in)
-    width = max(n_in, n_out) if _needs_pairwise(t_in, min(model.time_constants)) else n_out
+    pairwise = model.regime == "general" or _needs_pairwise(t_in, min(model.time_constants))
+    width = max(n_in, n_out) if pairwise else n_out
     chunk = max(1, _CHUNK_ENTRIES // (n_in * width))
     if batch > chunk:
         return np.concatenate([_first_spike_times(model, t_in[i : i + chunk], w) for i in range(0, batch, chunk)])
+    w, theta = _scaled_weights(w, model.theta)
     iv = _Intervals(t_in, w, min(model.time_constants))
-    theta = model.theta
     regime = model.regime
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if regime == "general":
-            return _first_spike_times_general(model, iv)
+            return _first_spike_times_general(model, iv, theta)
         if regime == "alpha":
             tau = model.tau_s
             a = iv.decayed(tau)
@@ -655,34 +740,55 @@ def _select_first_crossing(
     return np.where(fires, start_k + s_star, np.inf)
 
 
-def _first_spike_times_general(model: LIF, iv: _Intervals) -> np.ndarray:
+def _first_spike_times_general(model: LIF, iv: _Intervals, theta) -> np.ndarray:
     r"""Any τm ≠ τs: bracket the first crossing on a monotone piece and refine it.
 
-    On an interval :math:`V(s) = c\,(a_m e^{-s/\tau_m} - a_s e^{-s/\tau_s})`, :math:`c =
-    \tau_s/(\tau_m-\tau_s)`, has at most one critical point :math:`s_e = \ln\frac{a_s\tau_m}{a_m\tau_s}
-    \big/ (1/\tau_s - 1/\tau_m)`. The interval's maximum is at 0, :math:`s_e` or its end; on the
-    stretch from the preceding minimum (or 0) to that maximum :math:`V` is increasing, so it holds
-    exactly one crossing when the maximum reaches :math:`\vartheta`. The root is refined by
+    With :math:`\tau_L, \tau_S, d` of :func:`_lif_split` and :math:`\varphi` of :func:`_phi`, the
+    kernel is :math:`\kappa(u) = (u/\tau_m) e^{-u/\tau_L}\varphi(ud)`, and splitting
+    :math:`e^{-(s+l)/\tau_L}(1-e^{-(s+l)d}) = e^{-s/\tau_L}e^{-l/\tau_L}[(1-e^{-sd}) + e^{-sd}(1-e^{-ld})]`
+    gives on interval k (local time s, lags :math:`l_i = t_{(k)} - t_i \ge 0`)
+
+    .. math:: V(s) = e^{-s/\tau_L}\Bigl[A\,\tfrac{s}{\tau_m}\varphi(sd) + V_0\, e^{-sd}\Bigr],\qquad
+              A = \sum_i w_i e^{-l_i/\tau_L},\quad V_0 = V(t_{(k)}) = \sum_i w_i \kappa(l_i).
+
+    Unlike the textbook form :math:`c(a_m e^{-s/\tau_m} - a_s e^{-s/\tau_s})` with
+    :math:`c = \tau_s/(\tau_m-\tau_s)`, nothing cancels as :math:`\tau_m \to \tau_s` (it becomes the
+    alpha form :math:`e^{-s/\tau}(As/\tau + V_0)` at :math:`d = 0`) and no factor exceeds 1, for
+    either ordering of the time constants. :math:`V` has at most one critical point; setting
+    :math:`V' = 0` with :math:`y = e^{-sd}`, :math:`P = A - V_0\tau_m/\tau_S`:
+    :math:`y = A/(A + \tau_L d P)`, i.e.
+
+    .. math:: s_e = \frac{\tau_L P}{A}\,\psi\!\Bigl(\frac{\tau_L d P}{A}\Bigr),\qquad
+              \psi(u) = \frac{\ln(1+u)}{u}\ (\psi(0) = 1),
+
+    again without a division by :math:`d`. The interval's maximum is at 0, :math:`s_e` or its end;
+    on the stretch from the preceding minimum (or 0) to that maximum :math:`V` is increasing, so it
+    holds exactly one crossing when the maximum reaches :math:`\vartheta`. The root is refined by
     Chandrupatla's method (``scipy.optimize.elementwise.find_root``) to full precision.
     """
-    tau_m, tau_s, theta = model.tau_m, model.tau_s, model.theta
-    c = tau_s / (tau_m - tau_s)
-    am = iv.decayed(tau_m)
-    as_ = iv.decayed(tau_s)
-    gap3 = np.broadcast_to(iv.gaps, am.shape)
+    tau_m = model.tau_m
+    tau_l, tau_sh, dd = _lif_split(model.tau_m, model.tau_s)
+    big_a = iv.decayed(tau_l)
+    v0 = iv.potential_at_starts(lambda s: lif_kernel(s, model.tau_m, model.tau_s))
+    gap3 = np.broadcast_to(iv.gaps, big_a.shape)
     starts = iv.starts
 
-    def v_local(s, am, as_):
-        return c * (am * np.exp(-s / tau_m) - as_ * np.exp(-s / tau_s))
+    def v_local(s, a_, v0_):
+        return np.exp(-s / tau_l) * (a_ * ((s / tau_m) * _phi(s * dd)) + v0_ * np.exp(-s * dd))
 
-    ratio = (as_ * tau_m) / (am * tau_s)
-    s_e = np.log(np.where(ratio > 0, ratio, 1.0)) / (1.0 / tau_s - 1.0 / tau_m)
-    interior = (ratio > 0) & (s_e > 0) & (s_e < gap3) & np.isfinite(s_e)
+    p = big_a - v0 * (tau_m / tau_sh)
+    q = p / big_a  # P/A; inf or NaN where A = 0 (then V = V0 e^{-s/tau_S} is monotone)
+    u = (tau_l * dd) * q
+    with np.errstate(divide="ignore", invalid="ignore"):
+        us = np.where(np.isfinite(u) & (u > -1.0) & (u != 0.0), u, 1.0)
+        psi = np.where(us == 1.0, math.log(2.0), np.log1p(us) / us)
+        psi = np.where(u == 0.0, 1.0, psi)
+    s_e = tau_l * q * psi
+    interior = np.isfinite(u) & (u > -1.0) & (s_e > 0) & (s_e < gap3) & np.isfinite(s_e)
     s_e = np.where(interior, s_e, 0.0)
-    v0 = v_local(0.0, am, as_)
-    v_e = np.where(interior, v_local(s_e, am, as_), -np.inf)
+    v_e = np.where(interior, v_local(s_e, big_a, v0), -np.inf)
     finite_end = np.isfinite(gap3)
-    v_end = np.where(finite_end, v_local(np.where(finite_end, gap3, 0.0), am, as_), -np.inf)
+    v_end = np.where(finite_end, v_local(np.where(finite_end, gap3, 0.0), big_a, v0), -np.inf)
     # argmax of V over {0, s_e, end}
     hi = np.where(v_e >= v_end, s_e, np.where(finite_end, gap3, 0.0))
     v_hi = np.maximum(v_e, v_end)
@@ -695,23 +801,24 @@ def _first_spike_times_general(model: LIF, iv: _Intervals) -> np.ndarray:
     fires = ok.any(axis=1)
     k = np.argmax(ok, axis=1)
     pick = lambda arr: np.take_along_axis(arr, k[:, None, :], axis=1)[:, 0]  # noqa: E731
-    am_k, as_k, lo_k, hi_k = pick(am), pick(as_), pick(lo), pick(hi)
+    a_k, v0_k, lo_k, hi_k = pick(big_a), pick(v0), pick(lo), pick(hi)
+    theta_k = np.broadcast_to(theta, a_k.shape)
     t_k = starts[np.arange(starts.shape[0])[:, None], k]
-    s_star = np.zeros_like(am_k)
+    s_star = np.zeros_like(a_k)
     idx = np.nonzero(fires)
     if idx[0].size:
-        am_f, as_f, lo_f, hi_f = am_k[idx], as_k[idx], lo_k[idx], hi_k[idx]
-        f = lambda s, am_, as_: v_local(s, am_, as_) - theta  # noqa: E731
-        f_lo = f(lo_f, am_f, as_f)
-        f_hi = f(hi_f, am_f, as_f)
+        a_f, v0_f, lo_f, hi_f, th_f = a_k[idx], v0_k[idx], lo_k[idx], hi_k[idx], theta_k[idx]
+        f = lambda s, a_, v0_, th_: v_local(s, a_, v0_) - th_  # noqa: E731
+        f_lo = f(lo_f, a_f, v0_f, th_f)
+        f_hi = f(hi_f, a_f, v0_f, th_f)
         need = (hi_f > lo_f) & (f_lo < 0) & (f_hi > 0)
         root = np.where(f_lo >= 0, lo_f, hi_f)
         if need.any():
-            scale = max(tau_m, tau_s)
+            scale = max(model.tau_m, model.tau_s)
             res = find_root(
                 f,
                 (lo_f[need], hi_f[need]),
-                args=(am_f[need], as_f[need]),
+                args=(a_f[need], v0_f[need], th_f[need]),
                 tolerances=dict(xatol=1e-15 * scale, xrtol=4 * np.finfo(float).eps, fatol=0.0, frtol=0.0),
             )
             root[need] = res.x
