@@ -121,7 +121,7 @@ def lif_kernel(s, tau_m: float, tau_s: float) -> np.ndarray:
     s = np.asarray(s, dtype=np.float64)
     pos = (s > 0) & np.isfinite(s)
     sp = np.where(pos, s, 0.0)
-    if _is_alpha(tau_m, tau_s):
+    if tau_m == tau_s:
         k = (sp / tau_s) * np.exp(-sp / tau_s)
     elif tau_m > tau_s:
         c = tau_s / (tau_m - tau_s)
@@ -176,7 +176,7 @@ def lif_kernel_derivative(s, tau_m: float, tau_s: float, order: int = 1) -> np.n
     s = np.asarray(s, dtype=np.float64)
     pos = (s > 0) & np.isfinite(s)
     sp = np.where(pos, s, 0.0)
-    if _is_alpha(tau_m, tau_s):
+    if tau_m == tau_s:
         tau = tau_s
         e = np.exp(-sp / tau)
         d = (1.0 - sp / tau) * e / tau if order == 1 else (sp / tau - 2.0) * e / tau**2
@@ -201,6 +201,20 @@ def _is_alpha(tau_m: float, tau_s: float) -> bool:
 
 def _is_double(tau_m: float, tau_s: float) -> bool:
     return math.isclose(tau_m, 2.0 * tau_s, rel_tol=1e-12)
+
+
+def _engine_regime(model) -> str:
+    """The formula family the engine computes with: ``model.regime``, except that the closed forms
+    for τm = τs and τm = 2τs are used only where the ratio holds exactly in float64. A ratio within
+    the 1e-12 of ``regime`` but not exact goes to the general (stable) search, so results are
+    those of the actual time constants (a relative change of about 1e-12, not a rounding artefact).
+    """
+    regime = model.regime
+    if regime == "alpha" and model.tau_m != model.tau_s:
+        return "general"
+    if regime == "double" and model.tau_m != 2.0 * model.tau_s:
+        return "general"
+    return regime
 
 
 # --------------------------------------------------------------------------------------------
@@ -642,14 +656,59 @@ def _first_spike_times(model: NeuronModel, t_in: np.ndarray, w: np.ndarray) -> n
     if batch == 0 or n_in == 0 or n_out == 0:
         return np.full((batch, n_out), np.inf)
     # the running-sum form works on (B, n_in, n_out) arrays, the pairwise form on (B, n_in, n_in)
-    pairwise = model.regime == "general" or _needs_pairwise(t_in, min(model.time_constants))
+    pairwise = _engine_regime(model) == "general" or _needs_pairwise(t_in, min(model.time_constants))
     width = max(n_in, n_out) if pairwise else n_out
     chunk = max(1, _CHUNK_ENTRIES // (n_in * width))
     if batch > chunk:
         return np.concatenate([_first_spike_times(model, t_in[i : i + chunk], w) for i in range(0, batch, chunk)])
+    t = _first_spike_times_closed(model, t_in, w)
+    if _engine_regime(model) in ("alpha", "double"):
+        _recheck_delicate(model, t_in, w, t)
+    return t
+
+
+# A closed-form crossing closer than this (in units of the shortest time constant) to an input time
+# is recomputed by the stable search, as is every column with a weight above this times theta.
+_DELICATE_LAG = 1e-6
+_DELICATE_WEIGHT = 1e4
+
+
+def _recheck_delicate(model: LIF, t_in: np.ndarray, w: np.ndarray, t: np.ndarray) -> None:
+    r"""Replace, in place, closed-form results whose rounding is not bounded by :math:`\epsilon\,artheta`.
+
+    The closed forms work with interval coefficients such as :math:`a = \sum_i w_i e^{-l_i/	au}`,
+    whose rounding error (:math:`\epsilon \sum |w_i|`) can exceed the potential's own scale
+    :math:`\sum_i |w_i \kappa(l_i)|` by any factor right after an input (:math:`\kappa(0) = 0`) or
+    when weights dwarf the threshold. Those cases (a crossing within ``_DELICATE_LAG`` · min τ of an
+    input time, or a column whose largest :math:`|w|` exceeds ``_DELICATE_WEIGHT`` · θ) are solved
+    again by :func:`_first_spike_times_general`, whose :math:`(A, V_0)` form is accurate to
+    :math:`\epsilon\sum_i|w_i\kappa|` and covers :math:`	au_m = 	au_s` (:math:`d = 0`). Rare in
+    ordinary use, so ordinary results keep the closed form's bits.
+    """
+    tau_min = min(model.time_constants)
+    big_col = np.abs(w).max(axis=0, initial=0.0) > _DELICATE_WEIGHT * model.theta
+    fires = np.isfinite(t)
+    delicate = np.zeros(t.shape, dtype=bool)
+    if fires.any():
+        with np.errstate(invalid="ignore"):
+            lag = np.abs(t[:, None, :] - t_in[:, :, None])
+        near = (lag < _DELICATE_LAG * tau_min).any(axis=1)
+        delicate = fires & near
+    delicate |= big_col[None, :]
+    if not delicate.any():
+        return
+    for j in np.nonzero(delicate.any(axis=0))[0]:
+        rows = np.nonzero(delicate[:, j])[0]
+        wj, theta = _scaled_weights(w[:, j : j + 1], model.theta)
+        iv = _Intervals(t_in[rows], wj, tau_min)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            t[rows, j] = _first_spike_times_general(model, iv, theta)[:, 0]
+
+
+def _first_spike_times_closed(model: NeuronModel, t_in: np.ndarray, w: np.ndarray) -> np.ndarray:
     w, theta = _scaled_weights(w, model.theta)
     iv = _Intervals(t_in, w, min(model.time_constants))
-    regime = model.regime
+    regime = _engine_regime(model)
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if regime == "general":
@@ -789,12 +848,15 @@ def _first_spike_times_general(model: LIF, iv: _Intervals, theta) -> np.ndarray:
     v_e = np.where(interior, v_local(s_e, big_a, v0), -np.inf)
     finite_end = np.isfinite(gap3)
     v_end = np.where(finite_end, v_local(np.where(finite_end, gap3, 0.0), big_a, v0), -np.inf)
-    # argmax of V over {0, s_e, end}
-    hi = np.where(v_e >= v_end, s_e, np.where(finite_end, gap3, 0.0))
-    v_hi = np.maximum(v_e, v_end)
-    hi = np.where(v0 >= v_hi, 0.0, hi)
-    v_hi = np.maximum(v_hi, v0)
-    lo = np.where(interior & (s_e < hi), s_e, 0.0)  # start from the minimum if V dips first
+    # The critical point is a maximum where A > 0 and a minimum where A < 0 (the sign of V'' there
+    # is that of -(dP + A/tau_L), and P has the sign of A): decided by signs, not by comparing
+    # nearly equal rounded values. Maximum of V: s_e if it is one, else 0 or the end.
+    is_max = interior & (big_a > 0)
+    end_or_0 = np.where(finite_end & (v_end > v0), np.where(finite_end, gap3, 0.0), 0.0)
+    hi = np.where(is_max, s_e, end_or_0)
+    v_hi = np.maximum(np.maximum(v_e, v_end), v0)
+    # start from the minimum if V dips first
+    lo = np.where(interior & ~is_max & (hi > 0), s_e, 0.0)
     # slack of a few ulps: a crossing exactly at the next input time must not fall between intervals
     ok = iv.live & ((v_hi >= theta) | (v_end >= theta * (1.0 - _BOUNDARY_RTOL)))
 
@@ -814,12 +876,11 @@ def _first_spike_times_general(model: LIF, iv: _Intervals, theta) -> np.ndarray:
         need = (hi_f > lo_f) & (f_lo < 0) & (f_hi > 0)
         root = np.where(f_lo >= 0, lo_f, hi_f)
         if need.any():
-            scale = max(model.tau_m, model.tau_s)
             res = find_root(
                 f,
                 (lo_f[need], hi_f[need]),
                 args=(a_f[need], v0_f[need], th_f[need]),
-                tolerances=dict(xatol=1e-15 * scale, xrtol=4 * np.finfo(float).eps, fatol=0.0, frtol=0.0),
+                tolerances=dict(xatol=1e-300, xrtol=4 * np.finfo(float).eps, fatol=0.0, frtol=0.0),
             )
             root[need] = res.x
         s_star[idx] = root
@@ -960,7 +1021,7 @@ def _kernel_and_derivative(model: NeuronModel, s: np.ndarray) -> tuple[np.ndarra
     :math:`\kappa = -c\,x\,\mathrm{expm1}(-s/\tau_m)`, :math:`\kappa' = c\,(x^2/\tau_s - x/\tau_m)`,
     :math:`c = \tau_s/(\tau_m - \tau_s)`.
     """
-    regime = model.regime
+    regime = _engine_regime(model)
     if regime == "nlif":
         em = np.expm1(s * (-1.0 / model.tau_s))
         return -em, (em + 1.0) * (1.0 / model.tau_s)
@@ -985,7 +1046,7 @@ def _gradients(model, t_star, t_in, w, want_k: bool = False):
     ``kappa'`` masked to good crossings is returned only with ``want_k`` (the Hessian needs it).
     """
     fires = np.isfinite(t_star)
-    if model.regime == "double" and not want_k:
+    if _engine_regime(model) == "double" and not want_k:
         fast = _gradients_double(model, t_star, fires, t_in, w)
         if fast is not None:
             return fast
