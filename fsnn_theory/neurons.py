@@ -497,14 +497,22 @@ class _Intervals:
             gaps[~self.finite] = np.inf
         self.gaps = gaps[:, :, None]
         self.live = self.finite[:, :, None]
-        self.ws = w[order]  # (B, n, m)
-        if not self.all_finite:
-            self.ws *= self.live  # silent inputs weigh nothing
+        self.order = order
+        self._ws = None
         t_ref = np.where(self.finite[:, :1], self.starts[:, :1], 0.0)
         self.rel = self.starts - t_ref if self.all_finite else np.where(self.finite, self.starts - t_ref, 0.0)  # >= 0
         self.pairwise = bool(self.rel.max(initial=0.0) > _MAX_SPAN_FOR_CUMSUM * tau_min)
         self.t_in, self.w = t_in, w
         self._exps: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+    @property
+    def ws(self) -> np.ndarray:
+        """(B, n, m) weights in time order, 0 for inputs that never spike (gathered on first use)."""
+        if self._ws is None:
+            self._ws = self.w[self.order]
+            if not self.all_finite:
+                self._ws *= self.live  # silent inputs weigh nothing
+        return self._ws
 
     def exps(self, tau: float) -> tuple[np.ndarray, np.ndarray]:
         r"""(B, n) factors :math:`e^{\pm r_k/\tau}` of the running sums (0 for silent inputs), cached.
@@ -733,6 +741,8 @@ def _first_spike_times_closed(model: NeuronModel, t_in: np.ndarray, w: np.ndarra
             x_star = (big_a - theta) / big_b  # s* = tau ln(B / (A - theta))
         else:  # "double": tau_m = 2 tau_s, V = a2 x - a1 x^2 with x = exp(-s / tau_m)
             tau = model.tau_m
+            if frame == "sample" and _compiled_double is not None:
+                return _double_compiled(iv, tau, model.tau_s, theta)
             a2 = iv.decayed(tau, frame=frame)
             a1 = iv.decayed(model.tau_s, frame=frame)
             # larger root x+ = (a2 + sqrt(a2^2 - 4 theta a1)) / (2 a1), in place. A crossing needs
@@ -749,6 +759,97 @@ def _first_spike_times_closed(model: NeuronModel, t_in: np.ndarray, w: np.ndarra
         return _select_first_crossing(iv, ok, x_star, tau, scale)
 
 
+def _crossing_bounds(iv: "_Intervals", tau: float, scale: np.ndarray | None):
+    """(B, n) bounds x_lo, x_hi of the in-interval test of :func:`_select_first_crossing`."""
+    starts = iv.starts
+    # slack/tau ~ 1e-11, so e^{+-slack/tau} = 1 +- slack/tau to far below the slack's own precision
+    slack = _BOUNDARY_RTOL * (1.0 + np.abs(np.where(iv.finite, starts, 0.0)) / tau)
+    x_hi = 1.0 + slack
+    x_lo = iv.gap_decay(tau) * (1.0 - slack)  # 0 for the last (open) interval
+    if scale is not None:
+        x_hi *= scale
+        x_lo *= scale
+    return x_lo, x_hi
+
+
+def _crossing_time(iv: "_Intervals", k: np.ndarray, fires: np.ndarray, x_k: np.ndarray, tau: float, scale):
+    """t* = t_(k) - tau ln x*_k (clipped to its interval) from the selected interval k (B, m)."""
+    n = iv.starts.shape[1]
+    row = np.arange(k.shape[0])[:, None] * n + k  # flat index of (b, k) in (B, n) arrays
+    if scale is not None:
+        x_k = x_k / np.where(fires, scale.ravel()[row], 1.0)
+    gap_k = iv.gaps.ravel()[row]
+    start_k = iv.starts.ravel()[row]
+    s_star = np.clip(-tau * np.log(np.where(fires, x_k, 1.0)), 0.0, gap_k)
+    return np.where(fires, start_k + s_star, np.inf)
+
+
+def _double_compiled(iv: "_Intervals", tau_m: float, tau_s: float, theta) -> np.ndarray:
+    r"""τm = 2τs in the sample frame: the numpy path of :func:`_first_spike_times_closed` and
+    :func:`_select_first_crossing` fused into one compiled loop (``numba``).
+
+    The same operations on the same operands in the same order (running sums left to right, the
+    root :math:`x_+` as ``((a1 * (-4 theta) + a2 * a2) ** 0.5 + a2) / (2 a1)``, the same bounds,
+    which with the exponentials and the logarithm are computed by numpy here), so the results are
+    bit-identical to the numpy reference (tested); what is saved are the (B, n, m) temporaries and
+    the intervals after the first crossing.
+    """
+    up_m = iv.exps(tau_m)[0]
+    up_s = iv.exps(tau_s)[0]
+    scale = iv.exps(tau_m)[1]
+    x_lo, x_hi = _crossing_bounds(iv, tau_m, scale)
+    m4theta = np.broadcast_to(np.asarray(-4.0 * np.asarray(theta, dtype=np.float64)), (iv.w.shape[1],)).copy()
+    k, fires, x_k = _compiled_double(
+        iv.order, up_m, up_s, iv.finite, iv.all_finite, np.ascontiguousarray(iv.w), m4theta, x_lo, x_hi
+    )
+    return _crossing_time(iv, k, fires, x_k, tau_m, scale)
+
+
+def _double_loop(order, up_m, up_s, finite, all_finite, w, m4theta, x_lo, x_hi):
+    """Compiled kernel of :func:`_double_compiled` (plain Python here; compiled by numba below)."""
+    b_n, n = order.shape
+    m = w.shape[1]
+    k_out = np.zeros((b_n, m), dtype=np.intp)
+    fires = np.zeros((b_n, m), dtype=np.bool_)
+    x_out = np.zeros((b_n, m), dtype=np.float64)
+    for b in range(b_n):
+        for j in range(m):
+            a2 = 0.0
+            a1 = 0.0
+            for k in range(n):
+                i = order[b, k]
+                wk = w[i, j]
+                if not all_finite:
+                    wk = wk * (1.0 if finite[b, k] else 0.0)
+                if k == 0:
+                    a2 = wk * up_m[b, k]
+                    a1 = wk * up_s[b, k]
+                else:
+                    a2 = wk * up_m[b, k] + a2
+                    a1 = wk * up_s[b, k] + a1
+                if not finite[b, k]:
+                    continue
+                xs = a1 * m4theta[j]
+                xs = xs + a2 * a2
+                xs = np.sqrt(xs)
+                xs = xs + a2
+                xs = xs / (a1 * 2.0)
+                if xs <= x_hi[b, k] and xs >= x_lo[b, k]:
+                    k_out[b, j] = k
+                    fires[b, j] = True
+                    x_out[b, j] = xs
+                    break
+    return k_out, fires, x_out
+
+
+try:  # optional at import: without numba the numpy path below is used (same results)
+    import numba as _numba
+
+    _compiled_double = _numba.njit(cache=True, fastmath=False, error_model="numpy")(_double_loop)
+except ImportError:  # pragma: no cover
+    _compiled_double = None
+
+
 def _select_first_crossing(
     iv: "_Intervals", ok: np.ndarray | None, x_star: np.ndarray, tau: float, scale: np.ndarray | None = None
 ) -> np.ndarray:
@@ -760,14 +861,7 @@ def _select_first_crossing(
     (B, n) is given, ``x_star`` holds :math:`x^*_k\,\mathrm{scale}_k` (sample-frame roots) and the
     bounds are scaled alike (``scale`` > 0 on live intervals).
     """
-    starts = iv.starts  # (B, n)
-    # slack/tau ~ 1e-11, so e^{+-slack/tau} = 1 +- slack/tau to far below the slack's own precision
-    slack = _BOUNDARY_RTOL * (1.0 + np.abs(np.where(iv.finite, starts, 0.0)) / tau)
-    x_hi = 1.0 + slack
-    x_lo = iv.gap_decay(tau) * (1.0 - slack)  # 0 for the last (open) interval
-    if scale is not None:
-        x_hi *= scale
-        x_lo *= scale
+    x_lo, x_hi = _crossing_bounds(iv, tau, scale)
     x_hi = x_hi[:, :, None]
     x_lo = x_lo[:, :, None]
     inside = x_star <= x_hi
@@ -779,14 +873,7 @@ def _select_first_crossing(
     b_n, n, m = ok.shape
     row = np.arange(b_n)[:, None] * n + k  # flat index of (b, k) in (B, n) arrays
     flat = row * m + np.arange(m)  # flat index of (b, k, j) in (B, n, m) arrays
-    fires = ok.ravel()[flat]
-    x_k = x_star.ravel()[flat]
-    if scale is not None:
-        x_k = x_k / np.where(fires, scale.ravel()[row], 1.0)
-    gap_k = iv.gaps.ravel()[row]
-    start_k = starts.ravel()[row]
-    s_star = np.clip(-tau * np.log(np.where(fires, x_k, 1.0)), 0.0, gap_k)
-    return np.where(fires, start_k + s_star, np.inf)
+    return _crossing_time(iv, k, ok.ravel()[flat], x_star.ravel()[flat], tau, scale)
 
 
 def _first_spike_times_general(model: LIF, iv: _Intervals, theta) -> np.ndarray:
