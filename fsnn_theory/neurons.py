@@ -1123,7 +1123,10 @@ def _gradients(model, t_star, t_in, w, want_k: bool = False):
     ``kappa'`` masked to good crossings is returned only with ``want_k`` (the Hessian needs it).
     """
     fires = np.isfinite(t_star)
-    if _engine_regime(model) == "double" and not want_k:
+    # the product form of _gradients_double loses relative precision in kappa for lags << tau_m,
+    # which matter only if a spike can follow its first input that closely: weights > 1e4 theta
+    if (_engine_regime(model) == "double" and not want_k
+            and not np.abs(w).max(initial=0.0) > _DELICATE_WEIGHT * model.theta):
         fast = _gradients_double(model, t_star, fires, t_in, w)
         if fast is not None:
             return fast

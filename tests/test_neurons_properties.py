@@ -393,3 +393,33 @@ def test_training_with_tiny_tau_m_has_no_nan():
     w = rng.normal(2.0, 1.0, (6, 4))
     g_w, g_t = model.spike_time_gradients(t_in, w)
     assert np.isfinite(g_w).all() and np.isfinite(g_t).all()
+
+
+# ------------------------------------------------------------------------ compiled vs numpy path
+
+
+@pytest.mark.skipif(not hasattr(__import__("fsnn_theory.neurons").neurons, "_compiled_double")
+                    or __import__("fsnn_theory.neurons").neurons._compiled_double is None,
+                    reason="numba not installed: only the numpy path exists")
+@pytest.mark.parametrize("silent", [False, True])
+@pytest.mark.parametrize("n_in,n_out", [(5, 120), (121, 3), (40, 40)])
+def test_compiled_double_path_is_bit_identical_to_numpy(monkeypatch, n_in, n_out, silent):
+    """The numba kernel is the numpy reference fused: same operations in the same order, so the
+    spike times are identical bit for bit (and therefore deterministic run to run)."""
+    from fsnn_theory import neurons
+
+    rng = np.random.default_rng(n_in * 7 + n_out + silent)
+    t_in = rng.uniform(0, 3, (300, n_in))
+    t_in[:, 0] = t_in[:, 1]  # ties
+    if silent:
+        t_in[rng.random(t_in.shape) < 0.2] = np.inf
+    w = rng.normal(1.0, 2.0, (n_in, n_out)) * (5.0 / n_in) ** 0.5 * 2.0
+    w[:, ::4] = -np.abs(w[:, ::4])  # never fire
+    model = LIF(2.0, 1.0)
+    compiled = model.first_spike_times(t_in, w)
+    again = model.first_spike_times(t_in, w)
+    monkeypatch.setattr(neurons, "_compiled_double", None)
+    reference = model.first_spike_times(t_in, w)
+    assert 0.05 < np.isfinite(reference).mean() < 0.98  # both spikes and silence are exercised
+    assert compiled.tobytes() == reference.tobytes()
+    assert again.tobytes() == compiled.tobytes()
