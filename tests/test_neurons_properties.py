@@ -423,3 +423,24 @@ def test_compiled_double_path_is_bit_identical_to_numpy(monkeypatch, n_in, n_out
     assert 0.05 < np.isfinite(reference).mean() < 0.98  # both spikes and silence are exercised
     assert compiled.tobytes() == reference.tobytes()
     assert again.tobytes() == compiled.tobytes()
+
+
+@pytest.mark.skipif(__import__("fsnn_theory.neurons").neurons._compiled_grad_pass1 is None,
+                    reason="numba not installed: only the numpy path exists")
+@pytest.mark.parametrize("n_in,n_out", [(5, 120), (121, 3)])
+def test_compiled_double_gradients_are_bit_identical_to_numpy(monkeypatch, n_in, n_out):
+    from fsnn_theory import neurons
+
+    rng = np.random.default_rng(n_in + n_out)
+    t_in = rng.uniform(0, 3, (200, n_in))
+    t_in[rng.random(t_in.shape) < 0.1] = np.inf
+    w = rng.normal(1.0, 2.0, (n_in, n_out)) * (5.0 / n_in) ** 0.5 * 2.0
+    w[:, ::4] = -np.abs(w[:, ::4])
+    model = LIF(2.0, 1.0)
+    compiled = model.spike_time_gradients(t_in, w)
+    monkeypatch.setattr(neurons, "_compiled_grad_pass1", None)
+    monkeypatch.setattr(neurons, "_compiled_grad_pass2", None)
+    reference = model.spike_time_gradients(t_in, w)
+    assert np.abs(reference[0]).max() > 0
+    for got, want in zip(compiled, reference):
+        assert got.tobytes() == want.tobytes()
