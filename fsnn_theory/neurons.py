@@ -664,8 +664,11 @@ def _first_spike_times(model: NeuronModel, t_in: np.ndarray, w: np.ndarray) -> n
     if batch == 0 or n_in == 0 or n_out == 0:
         return np.full((batch, n_out), np.inf)
     # the running-sum form works on (B, n_in, n_out) arrays, the pairwise form on (B, n_in, n_in)
-    pairwise = _engine_regime(model) == "general" or _needs_pairwise(t_in, min(model.time_constants))
-    width = max(n_in, n_out) if pairwise else n_out
+    if batch * n_in * max(n_in, n_out) <= _CHUNK_ENTRIES:
+        width = n_out  # one chunk whichever form is used: skip the span test here
+    else:
+        pairwise = _engine_regime(model) == "general" or _needs_pairwise(t_in, min(model.time_constants))
+        width = max(n_in, n_out) if pairwise else n_out
     chunk = max(1, _CHUNK_ENTRIES // (n_in * width))
     if batch > chunk:
         return np.concatenate([_first_spike_times(model, t_in[i : i + chunk], w) for i in range(0, batch, chunk)])
@@ -806,39 +809,63 @@ def _double_compiled(iv: "_Intervals", tau_m: float, tau_s: float, theta) -> np.
 
 
 def _double_loop(order, up_m, up_s, finite, all_finite, w, m4theta, x_lo, x_hi):
-    """Compiled kernel of :func:`_double_compiled` (plain Python here; compiled by numba below)."""
+    """Compiled kernel of :func:`_double_compiled` (plain Python here; compiled by numba below).
+
+    Per sample, the running sums of all neurons advance together interval by interval (inner loop
+    over neurons, contiguous rows of ``w``), and the sample is left once every neuron has its first
+    crossing. A negative discriminant is skipped (numpy's square root would give NaN there, which
+    fails the in-interval test just the same).
+    """
     b_n, n = order.shape
     m = w.shape[1]
     k_out = np.zeros((b_n, m), dtype=np.intp)
     fires = np.zeros((b_n, m), dtype=np.bool_)
     x_out = np.zeros((b_n, m), dtype=np.float64)
+    a2 = np.zeros(m)
+    a1 = np.zeros(m)
     for b in range(b_n):
-        for j in range(m):
-            a2 = 0.0
-            a1 = 0.0
-            for k in range(n):
-                i = order[b, k]
-                wk = w[i, j]
-                if not all_finite:
-                    wk = wk * (1.0 if finite[b, k] else 0.0)
-                if k == 0:
-                    a2 = wk * up_m[b, k]
-                    a1 = wk * up_s[b, k]
-                else:
-                    a2 = wk * up_m[b, k] + a2
-                    a1 = wk * up_s[b, k] + a1
-                if not finite[b, k]:
+        n_done = 0
+        for k in range(n):
+            i = order[b, k]
+            live = finite[b, k]
+            u2 = up_m[b, k]
+            u1 = up_s[b, k]
+            gate = 1.0 if live else 0.0
+            if k == 0:
+                for j in range(m):
+                    wk = w[i, j]
+                    if not all_finite:
+                        wk = wk * gate
+                    a2[j] = wk * u2
+                    a1[j] = wk * u1
+            else:
+                for j in range(m):
+                    wk = w[i, j]
+                    if not all_finite:
+                        wk = wk * gate
+                    a2[j] = wk * u2 + a2[j]
+                    a1[j] = wk * u1 + a1[j]
+            if not live:
+                continue
+            lo = x_lo[b, k]
+            hi = x_hi[b, k]
+            for j in range(m):
+                if fires[b, j]:
                     continue
-                xs = a1 * m4theta[j]
-                xs = xs + a2 * a2
-                xs = np.sqrt(xs)
-                xs = xs + a2
-                xs = xs / (a1 * 2.0)
-                if xs <= x_hi[b, k] and xs >= x_lo[b, k]:
+                d = a1[j] * m4theta[j]
+                d = d + a2[j] * a2[j]
+                if not d >= 0.0:
+                    continue
+                xs = np.sqrt(d)
+                xs = xs + a2[j]
+                xs = xs / (a1[j] * 2.0)
+                if xs <= hi and xs >= lo:
                     k_out[b, j] = k
                     fires[b, j] = True
                     x_out[b, j] = xs
-                    break
+                    n_done += 1
+            if n_done == m:
+                break
     return k_out, fires, x_out
 
 
