@@ -490,12 +490,7 @@ class _Intervals:
         self.starts = np.take_along_axis(t_in, order, axis=1)
         self.finite = np.isfinite(self.starts)
         self.all_finite = bool(self.finite.all())
-        gaps = np.full_like(self.starts, np.inf)
-        with np.errstate(invalid="ignore"):
-            gaps[:, :-1] = self.starts[:, 1:] - self.starts[:, :-1]
-        if not self.all_finite:
-            gaps[~self.finite] = np.inf
-        self.gaps = gaps[:, :, None]
+        self._gaps = None
         self.live = self.finite[:, :, None]
         self.order = order
         self._ws = None
@@ -504,6 +499,18 @@ class _Intervals:
         self.pairwise = bool(self.rel.max(initial=0.0) > _MAX_SPAN_FOR_CUMSUM * tau_min)
         self.t_in, self.w = t_in, w
         self._exps: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+    @property
+    def gaps(self) -> np.ndarray:
+        """(B, n, 1) interval lengths t_(k+1) - t_(k); inf for the last and for silent intervals."""
+        if self._gaps is None:
+            gaps = np.full_like(self.starts, np.inf)
+            with np.errstate(invalid="ignore"):
+                gaps[:, :-1] = self.starts[:, 1:] - self.starts[:, :-1]
+            if not self.all_finite:
+                gaps[~self.finite] = np.inf
+            self._gaps = gaps[:, :, None]
+        return self._gaps
 
     @property
     def ws(self) -> np.ndarray:
@@ -797,30 +804,34 @@ def _double_compiled(iv: "_Intervals", tau_m: float, tau_s: float, theta) -> np.
     bit-identical to the numpy reference (tested); what is saved are the (B, n, m) temporaries and
     the intervals after the first crossing.
     """
-    up_m = iv.exps(tau_m)[0]
+    up_m, scale = iv.exps(tau_m)
     up_s = iv.exps(tau_s)[0]
-    scale = iv.exps(tau_m)[1]
-    x_lo, x_hi = _crossing_bounds(iv, tau_m, scale)
     m4theta = np.broadcast_to(np.asarray(-4.0 * np.asarray(theta, dtype=np.float64)), (iv.w.shape[1],)).copy()
-    k, fires, x_k = _compiled_double(
-        iv.order, up_m, up_s, iv.finite, iv.all_finite, np.ascontiguousarray(iv.w), m4theta, x_lo, x_hi
+    fires, x_k, gap_k, start_k = _compiled_double(
+        iv.order, iv.starts, up_m, up_s, scale, iv.finite, iv.all_finite, np.ascontiguousarray(iv.w), m4theta,
+        tau_m, _BOUNDARY_RTOL,
     )
-    return _crossing_time(iv, k, fires, x_k, tau_m, scale)
+    # as _crossing_time, with x_k = 1 where silent
+    s_star = np.clip(-tau_m * np.log(x_k), 0.0, gap_k)
+    return np.where(fires, start_k + s_star, np.inf)
 
 
-def _double_loop(order, up_m, up_s, finite, all_finite, w, m4theta, x_lo, x_hi):
+def _double_loop(order, starts, up_m, up_s, down_m, finite, all_finite, w, m4theta, tau, rtol):
     """Compiled kernel of :func:`_double_compiled` (plain Python here; compiled by numba below).
 
     Per sample, the running sums of all neurons advance together interval by interval (inner loop
     over neurons, contiguous rows of ``w``), and the sample is left once every neuron has its first
     crossing. A negative discriminant is skipped (numpy's square root would give NaN there, which
-    fails the in-interval test just the same).
+    fails the in-interval test just the same). The bounds are those of :func:`_crossing_bounds`
+    (same operations, same order: ``gap_decay`` is ``up[k] * down[k+1]`` in the sample frame).
+    Returns (fires, x*_k / scale_k (1 where silent), interval length, interval start), each (B, m).
     """
     b_n, n = order.shape
     m = w.shape[1]
-    k_out = np.zeros((b_n, m), dtype=np.intp)
     fires = np.zeros((b_n, m), dtype=np.bool_)
-    x_out = np.zeros((b_n, m), dtype=np.float64)
+    x_out = np.ones((b_n, m), dtype=np.float64)
+    gap_out = np.zeros((b_n, m), dtype=np.float64)
+    start_out = np.zeros((b_n, m), dtype=np.float64)
     a2 = np.zeros(m)
     a1 = np.zeros(m)
     for b in range(b_n):
@@ -847,8 +858,17 @@ def _double_loop(order, up_m, up_s, finite, all_finite, w, m4theta, x_lo, x_hi):
                     a1[j] = wk * u1 + a1[j]
             if not live:
                 continue
-            lo = x_lo[b, k]
-            hi = x_hi[b, k]
+            start = starts[b, k]
+            slack = rtol * (1.0 + abs(start) / tau)
+            sc = down_m[b, k]
+            hi = (1.0 + slack) * sc
+            if k + 1 < n:
+                gd = up_m[b, k] * down_m[b, k + 1]
+                gap = starts[b, k + 1] - start if finite[b, k + 1] else np.inf
+            else:
+                gd = 0.0
+                gap = np.inf
+            lo = (gd * (1.0 - slack)) * sc
             for j in range(m):
                 if fires[b, j]:
                     continue
@@ -860,13 +880,14 @@ def _double_loop(order, up_m, up_s, finite, all_finite, w, m4theta, x_lo, x_hi):
                 xs = xs + a2[j]
                 xs = xs / (a1[j] * 2.0)
                 if xs <= hi and xs >= lo:
-                    k_out[b, j] = k
                     fires[b, j] = True
-                    x_out[b, j] = xs
+                    x_out[b, j] = xs / sc
+                    gap_out[b, j] = gap
+                    start_out[b, j] = start
                     n_done += 1
             if n_done == m:
                 break
-    return k_out, fires, x_out
+    return fires, x_out, gap_out, start_out
 
 
 try:  # optional at import: without numba the numpy path below is used (same results)
