@@ -858,17 +858,8 @@ def _double_loop(order, starts, up_m, up_s, down_m, finite, all_finite, w, m4the
                     a1[j] = wk * u1 + a1[j]
             if not live:
                 continue
-            start = starts[b, k]
-            slack = rtol * (1.0 + abs(start) / tau)
-            sc = down_m[b, k]
-            hi = (1.0 + slack) * sc
-            if k + 1 < n:
-                gd = up_m[b, k] * down_m[b, k + 1]
-                gap = starts[b, k + 1] - start if finite[b, k + 1] else np.inf
-            else:
-                gd = 0.0
-                gap = np.inf
-            lo = (gd * (1.0 - slack)) * sc
+            bounds = False  # formed on first use: most intervals have no real root at all
+            start = sc = hi = lo = gap = 0.0
             for j in range(m):
                 if fires[b, j]:
                     continue
@@ -876,6 +867,19 @@ def _double_loop(order, starts, up_m, up_s, down_m, finite, all_finite, w, m4the
                 d = d + a2[j] * a2[j]
                 if not d >= 0.0:
                     continue
+                if not bounds:
+                    bounds = True
+                    start = starts[b, k]
+                    slack = rtol * (1.0 + abs(start) / tau)
+                    sc = down_m[b, k]
+                    hi = (1.0 + slack) * sc
+                    if k + 1 < n:
+                        gd = up_m[b, k] * down_m[b, k + 1]
+                        gap = starts[b, k + 1] - start if finite[b, k + 1] else np.inf
+                    else:
+                        gd = 0.0
+                        gap = np.inf
+                    lo = (gd * (1.0 - slack)) * sc
                 xs = np.sqrt(d)
                 xs = xs + a2[j]
                 xs = xs / (a1[j] * 2.0)
