@@ -25,6 +25,15 @@ crossing test and the crossing itself are closed forms; the first interval whose
 it holds :math:`t^*`. Intervals are closed on both ends because :math:`V` is continuous
 (:math:`\kappa(0) = 0`), so a crossing exactly at an input time is found on the interval before it.
 
+Numerical range (issue 16). The closed forms for τm = τs and τm = 2τs are used only where the
+ratio holds exactly; every other ratio, including |τm − τs| down to 1e-14·τs and τm < τs, goes to
+the general search, written in a form without cancellation or overflow (:func:`lif_kernel`,
+:func:`lif_kernel_derivative`, :func:`_first_spike_times_general`). Columns with a weight above
+2^32 are rescaled by a power of two with the threshold (exact), and columns with a weight above
+1e4·θ are solved by the general search, whose rounding is relative to the potential itself. The
+τm = 2τs search and gradients also have compiled (numba) kernels that repeat the numpy path's
+operations in the same order: the results are bit-identical to it (tests/test_neurons_properties.py).
+
 Gradients follow from the implicit-function theorem on :math:`V(t^*; w, t_{in}) = \vartheta`
 (SpikeProp, Bohté, Kok & La Poutré 2002; exact form as in Göltz et al. 2021)::
 
