@@ -146,6 +146,10 @@ def ref_first_spike(ref: Ref):
             peaks.append((v_hi, ref.abs_sum(ref.t[k] + hi)))
         if v_hi < theta:
             continue
+        # the crossing itself must stand out of float64 rounding: V's excursion above theta on this
+        # interval larger than eps * sum_i |w_i kappa_i| (else huge weights cancel: undecidable)
+        if v_hi - theta <= 8 * EPS * ref.abs_sum(ref.t[k] + hi):
+            peaks.append((theta, mp.mpf(0)))  # counts as a peak at theta: undecidable
         lo = s_e if (s_e is not None and 0 < s_e < hi) else mp.mpf(0)
         if f(lo) >= theta:
             return ref.t[k] + lo, peaks
