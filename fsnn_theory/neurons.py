@@ -1276,10 +1276,11 @@ def _grad_pass1(up, down, t_in, t_star, c_s, c_m):
     dkap = np.empty((b_n, n, m))
     for b in range(b_n):
         for i in range(n):
+            ui = up[b, i]
+            ti = t_in[b, i]
             for j in range(m):
-                xv = up[b, i] * down[b, j]
-                if not (t_in[b, i] < t_star[b, j]):
-                    xv = xv * 0.0
+                xv = ui * down[b, j]
+                xv = xv * (1.0 if ti < t_star[b, j] else 0.0)
                 x[b, i, j] = xv
                 d = xv * c_s
                 d = d - c_m
