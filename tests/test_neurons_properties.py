@@ -402,8 +402,7 @@ def test_training_with_tiny_tau_m_has_no_nan():
 # ------------------------------------------------------------------------ compiled vs numpy path
 
 
-@pytest.mark.skipif(not hasattr(__import__("fsnn_theory.neurons").neurons, "_compiled_double")
-                    or __import__("fsnn_theory.neurons").neurons._compiled_double is None,
+@pytest.mark.skipif(getattr(__import__("fsnn_theory.neurons").neurons, "_compiled_double", None) is None,
                     reason="numba not installed: only the numpy path exists")
 @pytest.mark.parametrize("silent", [False, True])
 @pytest.mark.parametrize("n_in,n_out", [(5, 120), (121, 3), (40, 40)])
@@ -429,7 +428,7 @@ def test_compiled_double_path_is_bit_identical_to_numpy(monkeypatch, n_in, n_out
     assert again.tobytes() == compiled.tobytes()
 
 
-@pytest.mark.skipif(__import__("fsnn_theory.neurons").neurons._compiled_grad_pass1 is None,
+@pytest.mark.skipif(getattr(__import__("fsnn_theory.neurons").neurons, "_compiled_grad_pass1", None) is None,
                     reason="numba not installed: only the numpy path exists")
 @pytest.mark.parametrize("n_in,n_out", [(5, 120), (121, 3)])
 def test_compiled_double_gradients_are_bit_identical_to_numpy(monkeypatch, n_in, n_out):
