@@ -596,9 +596,13 @@ class _Intervals:
         with np.errstate(invalid="ignore"):
             lag = self.starts[:, :, None] - self.t_in[:, None, :]
         lag = np.where(np.isnan(lag), -np.inf, lag)  # inf - inf: a silent interval start
-        m = kernel(lag)
-        b, n, _ = m.shape
-        return (m.reshape(b * n, n) @ self.w).reshape(b, n, self.w.shape[1])
+        k = kernel(lag)
+        # plain products summed input by input (no fused multiply-add as in a BLAS product), so
+        # that equal and opposite contributions cancel exactly
+        out = k[:, :, 0, None] * self.w[0]
+        for i in range(1, k.shape[2]):
+            out += k[:, :, i, None] * self.w[i]
+        return out
 
     def _pairwise(self, tau: float, lagged: bool) -> np.ndarray:
         # (B, k, i) matrix of decays, one matrix product with the weights
