@@ -7,8 +7,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: help venv reproduce reproduce-full paper test bench
+.PHONY: help venv reproduce reproduce-full paper test bench docs docs-clean
 
 help:
 	@echo "make reproduce       run every experiment in quick mode -> results/<name>/"
@@ -16,6 +17,8 @@ help:
 	@echo "make paper           results/ -> paper/generated/ (figures, numbers.tex); see paper/README.md"
 	@echo "make test            the whole test suite, slow tests included"
 	@echo "make bench           run benchmarks/*.py"
+	@echo "make docs            HTML documentation -> docs/_build/html (tutorials executed; fails on any warning)"
+	@echo "make docs-clean      remove docs/_build and the generated tutorial and theorem pages"
 	@echo "(PYTHON=$(PYTHON) creates $(VENV) if it is missing)"
 
 $(BIN)/python:
@@ -38,8 +41,9 @@ reproduce-full: $(STAMP)
 paper: $(STAMP)
 	$(BIN)/fsnn paper
 
-# Any non-zero pytest exit fails make, including 5 (no tests collected).
-test: $(STAMP)
+# Any non-zero pytest exit fails make, including 5 (no tests collected). The docs extra is
+# installed too, so the suite's slow test builds the documentation (tutorials executed, -W).
+test: $(DOCS_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -49,3 +53,16 @@ bench: $(STAMP)
 		echo "==> $$f"; $(BIN)/python "$$f"; \
 	done; \
 	[ $$found = 1 ] || echo "no benchmarks in benchmarks/"
+
+# The docs extra (sphinx, sphinx-gallery, myst-parser, offline MathJax) is installed once per
+# change of pyproject.toml. -W --keep-going: every warning is reported, and any warning fails.
+$(DOCS_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install -e '.[test,docs]'
+	touch $@
+
+docs: $(DOCS_STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
+
+docs-clean:
+	rm -rf docs/_build docs/auto_tutorials docs/theory/generated docs/sg_execution_times.rst

@@ -28,7 +28,7 @@ def main() -> int:
     parser.add_argument("--local-steps", type=int, default=1)
     args = parser.parse_args()
 
-    from fsnn_theory.federated.presets import build_model_and_data, run_spec
+    from fsnn_theory.studies.presets import build_model_and_data, run_spec
 
     spec = {"clients": args.clients, "rounds": args.rounds, "local_steps": args.local_steps, "batch_size": 32,
             "eval_every": 10, "partition": "iid", "seed": 0}

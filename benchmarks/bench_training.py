@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_training.py [--epochs N] [--batch-size B] [--json]
 
 One epoch = 5000 training samples in mini-batches of 150 (forward pass, exact backward pass,
-Adam step or weight bump), the recipe of `fsnn_theory.training.default_training_config`. Measured
+Adam step or weight bump), the recipe of `fsnn_theory.studies.setups.default_training_config`. Measured
 separately: the training pass alone and the per-epoch evaluation (validation + test, 2000
 samples), each as wall time and as process CPU time (the machine may be shared: CPU time is the
 figure that other jobs disturb least; the load average is printed). Peak memory: tracemalloc peak
@@ -34,13 +34,11 @@ from fsnn_theory.network import predict_from_times  # noqa: E402
 from fsnn_theory.training import (  # noqa: E402
     Optimizer,
     clip_update_norm,
-    default_training_config,
     evaluate,
-    load_dataset,
-    make_classifier,
     minibatch_order,
     weight_bumping,
 )
+from fsnn_theory.studies.setups import default_training_config, load_dataset, make_classifier  # noqa: E402
 
 
 def training_pass(model, dataset, config, params, opt, epoch: int):

@@ -1,7 +1,12 @@
 """One module per paper figure, registered here in paper order.
 
 Each module defines ``NAME`` (== module name), ``TITLE``, ``config(mode)``, ``run(config, ctx)`` and
-``plot(data, config)``; see `fsnn_theory.experiment` for the contract and what ``ctx`` offers.
+``plot(data, config)``, optionally ``REQUIRES`` (experiments whose artefacts it reads; they run
+first) and ``SOURCE_FILES`` (globs of files it reads besides its imports); see
+`fsnn_theory.experiment` for the contract and `fsnn_theory.context.RunContext` for what ``ctx``
+offers (``ctx.map`` for independent chunks, ``ctx.artefact`` / ``ctx.load_artefact``).
+
+This package is the registry, not code the experiments use: editing it makes no experiment stale.
 
 To add an experiment: write ``experiments/<name>.py`` and append ``"<name>"`` to
 ``EXPERIMENT_NAMES`` below (the position is its place in the paper). List only modules that exist.
@@ -14,7 +19,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from fsnn_theory.experiment import check_experiment_module
+from fsnn_theory.context import check_experiment_module
 
 __all__ = ["EXPERIMENT_NAMES", "REGISTRY", "UnknownExperimentError", "get", "names"]
 
@@ -28,6 +33,7 @@ EXPERIMENT_NAMES: tuple[str, ...] = (
     "energy_per_inference",
     "regularity_check",
     "federated_ttfs_check",
+    "whole_run_convergence",
     "spike_causal_density",
     "proof_checks",
     "federated_heterogeneity",
@@ -35,6 +41,7 @@ EXPERIMENT_NAMES: tuple[str, ...] = (
     "compression_tradeoff",
     "dropout_robustness",
     "causal_density",
+    "energy_to_accuracy",
     "verify_strongly_convex",
     "rounds_vs_local_steps",
     "verify_nonconvex",

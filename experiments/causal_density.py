@@ -34,24 +34,23 @@ def _per_sample_density(model, params, X, y) -> float:
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.federated.presets import build_model_and_data, run_spec
+    from fsnn_theory.studies.presets import build_model_and_data, run_spec
 
-    frames = []
     model, ds = build_model_and_data(config["base"])
     n_probe = config["per_sample_probe"]
     Xp, yp = ds.test.X[:n_probe], ds.test.y[:n_probe]
-    for B in ctx.progress(config["batches"], desc="batch sizes"):
-        spec = {**config["base"], "batch_size": B}
+    batches = {f"B{B}": B for B in config["batches"]}
 
-        def one(spec=spec, B=B) -> pd.DataFrame:
-            result = run_spec(spec)
-            hist = result.history.copy()
-            hist.insert(0, "label", f"B{B}")
-            hist.insert(1, "batch_size", B)
-            hist["per_sample_density_final"] = _per_sample_density(model, result.params, Xp, yp)
-            return hist
+    def one(key: str) -> pd.DataFrame:
+        B = batches[key]
+        result = run_spec({**config["base"], "batch_size": B})
+        hist = result.history.copy()
+        hist.insert(0, "label", key)
+        hist.insert(1, "batch_size", B)
+        hist["per_sample_density_final"] = _per_sample_density(model, result.params, Xp, yp)
+        return hist
 
-        frames.append(ctx.cached(f"B{B}", one))
+    frames = ctx.map(one, batches, desc="batch sizes")
     data = pd.concat(frames, ignore_index=True)
     data["per_sample_density_initial"] = _per_sample_density(model, model.init_params(config["base"]["seed"]), Xp, yp)
     for B, g in data[data["round"] > 0].groupby("batch_size"):
@@ -79,3 +78,26 @@ def plot(data: pd.DataFrame, config: dict):
     fig.suptitle(TITLE, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    r"""Mean fraction of weights a spike-causal update sends per batch size B (``\CausalUpdateDensityB<B>``),
+    the per-sample density of the initial and final model, and the swept B (``\CausalBatch<B>``)."""
+    from fsnn_theory.numbers import NumberSheet, rows, spelled
+
+    sheet = NumberSheet(NAME, data)
+
+    def update_density(B: int) -> float:  # mean over rounds after round 0
+        sel = rows(data, NAME, batch_size=B)
+        return float(sel.loc[sel["round"] > 0, "update_density"].mean())
+
+    for B in BATCHES:
+        sheet.add(f"CausalUpdateDensityB{spelled(B)}", lambda: update_density(B), "percent",
+                  f"B = {B}: mean fraction of weights sent per round (%)")
+    for which, name in (("initial", "Initial"), ("final", "Final")):
+        sheet.add(f"CausalPerSampleDensity{name}",
+                  lambda: float(data.groupby("batch_size")[f"per_sample_density_{which}"].first().mean()),
+                  "percent", f"one sample, {which} model: causal density (%)")
+    for B in BATCHES:
+        sheet.add(f"CausalBatch{spelled(B)}", lambda: B, "plain", f"local batch size B = {B} of the sweep")
+    return sheet.result()

@@ -34,7 +34,7 @@ def _label(spec: str) -> str:
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.federated.presets import run_variants
+    from fsnn_theory.studies.presets import run_variants
 
     variants = [(_label(c), {"compressor": c}) for c in config["compressors"]]
     data = run_variants(ctx, config["base"], variants)
@@ -61,3 +61,70 @@ def plot(data: pd.DataFrame, config: dict):
     ax.set_title(TITLE, fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# Paper numbers: macro-name stem and LaTeX display name of every compressor of the sweep.
+COMPRESSOR_MACROS = {
+    "none": ("Uncompressed", "uncompressed float32"),
+    "qsgd:2": ("QSGDTwo", r"QSGD ($s=2$)"),
+    "qsgd:8": ("QSGDEight", r"QSGD ($s=8$)"),
+    "topk:0.01": ("TopkOnePercent", r"top-$k$ (1\,\%)"),
+    "topk:0.1": ("TopkTenPercent", r"top-$k$ (10\,\%)"),
+    "randk:0.1": ("RandkTenPercent", r"random-$k$ (10\,\%)"),
+    "int8": ("IntEight", "int8"),
+    "causal": ("SpikeCausal", "spike-causal"),
+}
+# "Reaches the uncompressed final accuracy" means within one accuracy point.
+ACCURACY_TOLERANCE = 0.01
+
+
+def final_rows(data: pd.DataFrame) -> pd.DataFrame:
+    """The state after the last round of every compressor, indexed by compressor."""
+    d = data[["compressor", "round", "test_accuracy", "cum_uplink_bits"]]
+    return d.sort_values("round", kind="stable").groupby("compressor", sort=False).tail(1).set_index("compressor")
+
+
+def best_compressor(data: pd.DataFrame) -> str:
+    """The compressor with the fewest cumulative uplink bits among those whose final accuracy is
+    within :data:`ACCURACY_TOLERANCE` of the uncompressed run's (the question the experiment asks)."""
+    final = final_rows(data)
+    if "none" not in final.index:
+        raise ValueError(f"{NAME}: data.csv has no uncompressed run (compressor 'none')")
+    reference = final.loc["none"]
+    within = final[(reference["test_accuracy"] - final["test_accuracy"] <= ACCURACY_TOLERANCE + 1e-12)
+                   & (final["cum_uplink_bits"] > 0)]
+    return str(within["cum_uplink_bits"].idxmin())
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    """Final accuracy, x fewer uplink bits and accuracy gap per compressor, and the best compressor
+    within one accuracy point of uncompressed."""
+    from fsnn_theory.numbers import NumberSheet, config_value, fmt_text, rows
+
+    sheet = NumberSheet(NAME, data)
+
+    def final(compressor: str, column: str) -> float:
+        sel = rows(data, NAME, compressor=compressor)
+        return float(sel.sort_values("round", kind="stable").iloc[-1][column])
+
+    def bits_ratio(compressor: str) -> float:  # uncompressed bits over the compressor's
+        bits = final(compressor, "cum_uplink_bits")
+        return final("none", "cum_uplink_bits") / bits if bits > 0 else float("nan")
+
+    def display_name(compressor: str) -> str:
+        return COMPRESSOR_MACROS[compressor][1] if compressor in COMPRESSOR_MACROS else fmt_text(compressor)
+
+    for compressor, (stem, _) in COMPRESSOR_MACROS.items():
+        sheet.add(f"Compression{stem}Accuracy", lambda: final(compressor, "test_accuracy"), "percent",
+                  f"{compressor}: final test accuracy (%)")
+        sheet.add(f"Compression{stem}BitsRatio", lambda: bits_ratio(compressor), "ratio",
+                  f"{compressor}: x fewer uplink bits than uncompressed")
+        sheet.add(f"Compression{stem}Gap",
+                  lambda: final("none", "test_accuracy") - final(compressor, "test_accuracy"), "percent",
+                  f"{compressor}: accuracy points below uncompressed")
+    sheet.add("CompressionBest", lambda: display_name(best_compressor(data)), "latex",
+              "fewest bits within one point of uncompressed accuracy")
+    sheet.add("CompressionBestBitsRatio", lambda: bits_ratio(best_compressor(data)), "ratio",
+              "its x fewer uplink bits")
+    sheet.add("CompressionRounds", lambda: config_value(config, NAME, "base", "rounds"), "int", "rounds")
+    return sheet.result()

@@ -11,23 +11,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from experiments.yin_yang_training import trained_network
+from experiments.yin_yang_training import trained_params
 
 NAME = "decision_regions"
 TITLE = "Yin-Yang: decision regions of the trained spiking network with the test points"
+REQUIRES = ("yin_yang_training",)  # its trained network (artefacts/network_seed0.npz)
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.training import recipe
+    from fsnn_theory.studies.setups import recipe
 
     return {"recipe": recipe("yin-yang", mode), "seed": 0, "grid": 200 if mode == "full" else 60}
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.training import load_dataset, make_classifier
+    from fsnn_theory.studies.setups import load_dataset, make_classifier
 
     rec = config["recipe"]
-    _, params = trained_network(ctx, rec, config["seed"])
+    params = trained_params(ctx, "yin_yang_training", rec, config["seed"])
     model = make_classifier("yin-yang", tuple(rec["hidden"]), rec["model"], tau_m=rec["tau_m"], tau_s=rec["tau_s"])
     g = int(config["grid"])
     centres = (np.arange(g) + 0.5) / g
@@ -80,3 +81,19 @@ def plot(data: pd.DataFrame, config: dict):
     ax.set_aspect("equal")
     ax.legend(fontsize=6, loc="upper right", framealpha=0.8)
     return fig
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    """Accuracy on the test points drawn over the decision regions and how many are misclassified."""
+    from fsnn_theory.numbers import NumberSheet, rows
+
+    sheet = NumberSheet(NAME, data)
+
+    def test_points() -> pd.DataFrame:
+        return rows(data, NAME, kind="test")
+
+    sheet.add("DecisionTestAccuracy", lambda: float((test_points()["label"] == test_points()["prediction"]).mean()),
+              "percent", "test accuracy over the decision regions (%)")
+    sheet.add("DecisionMisclassified", lambda: int((test_points()["label"] != test_points()["prediction"]).sum()),
+              "int", "misclassified test points")
+    return sheet.result()

@@ -17,7 +17,7 @@ TITLE = "Digits (8x8): training curves of an exact-gradient spiking network (med
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.training import recipe
+    from fsnn_theory.studies.setups import recipe
 
     return {
         "recipe": recipe("digits", mode),
@@ -38,3 +38,13 @@ def plot(data: pd.DataFrame, config: dict):
         f"{len(config['seeds'])} seed(s)",
         {"target": 0.93},
     )
+
+
+INPUTS, CLASSES = 64, 10  # 8x8 pixels, ten digits
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    """The paper's numbers of the digits training (see `yin_yang_training.training_numbers`)."""
+    from experiments.yin_yang_training import training_numbers
+
+    return training_numbers(NAME, "Digits", INPUTS, CLASSES, data, config)

@@ -20,22 +20,21 @@ def config(mode: str) -> dict:
     if mode == "full":
         base = {"train_size": 5000, "test_size": 1000, "hidden": 120, "clients": 10, "rounds": 200,
                 "local_steps": 5, "batch_size": 32, "eval_every": 10, "lr": 0.5, "seed": 0}
-        parts = [["iid", {"partition": "iid"}], ["dirichlet_0.5", {"partition": "dirichlet", "alpha": 0.5}]]
+        parts = [["iid", "iid"], ["dirichlet_0.5", "dirichlet:0.5"]]
     else:
         base = {"train_size": 600, "test_size": 300, "hidden": 40, "clients": 5, "rounds": 12,
                 "local_steps": 2, "batch_size": 16, "eval_every": 4, "lr": 0.5, "seed": 0}
-        parts = [["dirichlet_0.5", {"partition": "dirichlet", "alpha": 0.5}]]
-    variants = [[f"{p}_q{q}", {**ov, "dropout": q}] for p, ov in parts for q in DROPOUTS]
-    return {"base": base, "variants": variants}
+        parts = [["dirichlet_0.5", "dirichlet:0.5"]]
+    variants = [[f"{p}_q{q}", {"partition": spec, "dropout": q}] for p, spec in parts for q in DROPOUTS]
+    columns = {f"{p}_q{q}": {"partition": p, "dropout": q} for p, _ in parts for q in DROPOUTS}
+    return {"base": base, "variants": variants, "columns": columns}
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.federated.presets import run_variants
+    from fsnn_theory.studies.presets import add_variant_columns, run_variants
 
     data = run_variants(ctx, config["base"], [(label, ov) for label, ov in config["variants"]])
-    data["partition"] = data["label"].str.rsplit("_q", n=1).str[0]
-    data["dropout"] = data["label"].str.rsplit("_q", n=1).str[1].astype(float)
-    return data
+    return add_variant_columns(data, config["columns"], ("partition", "dropout"))
 
 
 def plot(data: pd.DataFrame, config: dict):
@@ -51,3 +50,23 @@ def plot(data: pd.DataFrame, config: dict):
     fig.suptitle(TITLE, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+PARTITION = "dirichlet_0.5"  # the partition run in both modes (full mode adds IID): the paper quotes it
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    r"""Final test accuracy per dropout probability q on :data:`PARTITION`, the rounds, and the
+    swept q (``\DropoutQ<per cent spelled>``, e.g. ``\DropoutQTwentyFive`` = 0.25)."""
+    from fsnn_theory.numbers import NumberSheet, config_value, rows, spelled
+
+    sheet = NumberSheet(NAME, data)
+    for q in DROPOUTS:
+        sheet.add(f"DropoutAccuracyQ{spelled(round(100 * q))}",
+                  lambda: float(rows(data, NAME, partition=PARTITION, dropout=float(q)).sort_values(
+                      "round", kind="stable")["test_accuracy"].iloc[-1]),
+                  "percent", f"{PARTITION}, dropout q = {q:g}: final test accuracy (%)")
+    sheet.add("DropoutRounds", lambda: config_value(config, NAME, "base", "rounds"), "int", "rounds")
+    for q in DROPOUTS:
+        sheet.add(f"DropoutQ{spelled(round(100 * q))}", lambda: q, "plain", f"dropout probability q = {q:g}")
+    return sheet.result()

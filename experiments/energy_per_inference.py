@@ -18,17 +18,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from experiments.yin_yang_training import trained_network
+from experiments.yin_yang_training import trained_params
 
 NAME = "energy_per_inference"
 TITLE = "Synaptic events and energy per inference: spiking networks vs ANNs of the same shape"
 
 DATASETS = ("yin-yang", "digits")
+# The trained networks (seed 0) come from the training experiments' artefacts.
+TRAINED_BY = {"yin-yang": "yin_yang_training", "digits": "digits_training"}
+REQUIRES = ("yin_yang_training", "digits_training")
 
 
 def config(mode: str) -> dict:
     from fsnn_theory.network import ENERGY_PER_MAC_PJ, ENERGY_PER_SYNOP_PJ
-    from fsnn_theory.training import recipe
+    from fsnn_theory.studies.setups import recipe
 
     return {
         "recipes": {name: recipe(name, mode) for name in DATASETS},
@@ -39,23 +42,13 @@ def config(mode: str) -> dict:
     }
 
 
-class _Ctx:
-    """A view of the run context whose chunk keys carry a prefix (one set of chunks per data set)."""
-
-    def __init__(self, ctx, prefix: str):
-        self._ctx, self._prefix = ctx, prefix
-
-    def cached(self, key, fn):
-        return self._ctx.cached(f"{self._prefix}_{key}", fn)
-
-
 def _ann(name: str, hidden: list[int], max_iter: int, seed: int) -> pd.DataFrame:
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    from fsnn_theory.training import load_dataset
+    from fsnn_theory.studies.setups import load_dataset
 
     ds = load_dataset(name)
     ann = MLPClassifier(hidden_layer_sizes=tuple(hidden), activation="relu", solver="adam",
@@ -68,12 +61,18 @@ def _ann(name: str, hidden: list[int], max_iter: int, seed: int) -> pd.DataFrame
 
 def run(config: dict, ctx) -> pd.DataFrame:
     from fsnn_theory.network import dense_macs, synaptic_events, synaptic_events_until_decision
-    from fsnn_theory.training import evaluate, load_dataset, make_classifier
+    from fsnn_theory.studies.setups import load_dataset, make_classifier
+    from fsnn_theory.training import evaluate
 
+    anns = {f"ann_{name.replace('-', '')}": name for name in DATASETS}
+    ann_frames = ctx.map(
+        lambda key: _ann(anns[key], config["recipes"][anns[key]]["hidden"], config["ann_max_iter"], config["seed"]),
+        anns, desc="ANNs",
+    )
     rows = []
-    for name in ctx.progress(DATASETS, desc="data sets"):
+    for name, ann in zip(DATASETS, ann_frames):
         rec = config["recipes"][name]
-        _, params = trained_network(_Ctx(ctx, name.replace("-", "")), rec, config["seed"])
+        params = trained_params(ctx, TRAINED_BY[name], rec, config["seed"])
         model = make_classifier(name, tuple(rec["hidden"]), rec["model"], tau_m=rec["tau_m"], tau_s=rec["tau_s"])
         test = load_dataset(name).test
         fwd = model.forward(params, test.X)
@@ -82,8 +81,6 @@ def run(config: dict, ctx) -> pd.DataFrame:
         acc = evaluate(model, params, test).accuracy
         macs = dense_macs(model.network)
         shape = "-".join(str(s) for s in model.network.layer_sizes)
-        ann = ctx.cached(f"ann_{name.replace('-', '')}",
-                         lambda: _ann(name, rec["hidden"], config["ann_max_iter"], config["seed"]))
         e_syn, e_mac = config["energy_per_synop_pj"], config["energy_per_mac_pj"]
         rows.append({"dataset": name, "network": "snn", "counting": "all spikes", "shape": shape,
                      "test_accuracy": acc, "ops_per_inference": float(syn.mean()),
@@ -122,3 +119,52 @@ def plot(data: pd.DataFrame, config: dict):
     fig.suptitle("synaptic arithmetic per inference: 0.9 pJ per synaptic event vs 4.6 pJ per MAC "
                  "(Horowitz 2014)", fontsize=8)
     return fig
+
+
+DATASET_MACROS = {"yin-yang": "YinYang", "digits": "Digits"}  # macro-name stems of DATASETS
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    r"""Energy constants, and per data set the cells of the energy table and the ANN/SNN ratios."""
+    from fsnn_theory.numbers import NumberSheet, config_value, rows
+
+    sheet = NumberSheet(NAME, data)
+
+    def cell(dataset: str, network: str, counting: str, column: str):
+        return lambda: rows(data, NAME, dataset=dataset, network=network, counting=counting).iloc[0][column]
+
+    def ratio(dataset: str, counting: str):
+        def compute() -> float:  # ANN energy (dense MACs) over SNN energy (events counted as ``counting``)
+            return float(cell(dataset, "ann", "dense MACs", "energy_pj")()) / float(
+                cell(dataset, "snn", counting, "energy_pj")())
+        return compute
+
+    sheet.add("EnergyPerSynOp", lambda: config_value(config, NAME, "energy_per_synop_pj"), "fixed1",
+              "energy per synaptic event (pJ, Horowitz 2014)")
+    sheet.add("EnergyPerMAC", lambda: config_value(config, NAME, "energy_per_mac_pj"), "fixed1",
+              "energy per multiply-accumulate (pJ, Horowitz 2014)")
+    for dataset in DATASETS:
+        name = DATASET_MACROS[dataset]
+        add = sheet.add
+        add(f"Energy{name}Shape", cell(dataset, "snn", "all spikes", "shape"), "text", f"{dataset}: layer sizes")
+        add(f"Energy{name}SynOps", cell(dataset, "snn", "all spikes", "ops_per_inference"), "int",
+            f"{dataset}: SNN synaptic events per inference (all spikes)")
+        add(f"Energy{name}SynOpsDecision", cell(dataset, "snn", "until decision", "ops_per_inference"), "int",
+            f"{dataset}: SNN synaptic events before the decision")
+        add(f"Energy{name}MACs", cell(dataset, "ann", "dense MACs", "ops_per_inference"), "int",
+            f"{dataset}: ANN multiply-accumulates per inference")
+        add(f"Energy{name}SNNpJ", cell(dataset, "snn", "all spikes", "energy_pj"), "int",
+            f"{dataset}: SNN energy per inference, all spikes (pJ)")
+        add(f"Energy{name}SNNDecisionpJ", cell(dataset, "snn", "until decision", "energy_pj"), "int",
+            f"{dataset}: SNN energy until the decision (pJ)")
+        add(f"Energy{name}ANNpJ", cell(dataset, "ann", "dense MACs", "energy_pj"), "int",
+            f"{dataset}: ANN energy per inference (pJ)")
+        add(f"Energy{name}Ratio", ratio(dataset, "all spikes"), "ratio",
+            f"{dataset}: ANN energy / SNN energy (all spikes)")
+        add(f"Energy{name}RatioDecision", ratio(dataset, "until decision"), "ratio",
+            f"{dataset}: ANN energy / SNN energy (until decision)")
+        add(f"Energy{name}SNNAccuracy", cell(dataset, "snn", "all spikes", "test_accuracy"), "percent",
+            f"{dataset}: SNN test accuracy (%)")
+        add(f"Energy{name}ANNAccuracy", cell(dataset, "ann", "dense MACs", "test_accuracy"), "percent",
+            f"{dataset}: ANN test accuracy (%)")
+    return sheet.result()

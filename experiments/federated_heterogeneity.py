@@ -29,11 +29,17 @@ import pandas as pd
 NAME = "federated_heterogeneity"
 TITLE = "Federated SNN on Yin-Yang: IID vs Dirichlet label skew vs centralised SGD"
 
+# Dirichlet label-skew concentrations of the sweep -> macro-name stem of their runs in the paper.
+ALPHAS = {1.0: "One", 0.5: "Half", 0.1: "Tenth"}
+
 
 def _base(mode: str) -> dict:
-    if mode == "full":
-        return {"train_size": 5000, "test_size": 1000, "hidden": 120, "clients": 10, "rounds": 400,
-                "local_steps": 10, "batch_size": 32, "eval_every": 25, "schedule": "inverse"}
+    if mode == "full":  # the tuned recipe, kept in one place (also the default of `fsnn federate`)
+        from fsnn_theory.studies.setups import YIN_YANG_FEDAVG as R
+
+        return {"train_size": 5000, "test_size": 1000, "hidden": R["hidden"], "clients": R["clients"],
+                "rounds": R["rounds"], "local_steps": R["local_steps"], "batch_size": R["batch_size"],
+                "eval_every": 25, "schedule": R["schedule"]}
     return {"train_size": 600, "test_size": 300, "hidden": 40, "clients": 5, "rounds": 20,
             "local_steps": 2, "batch_size": 16, "eval_every": 5, "schedule": "inverse"}
 
@@ -41,8 +47,10 @@ def _base(mode: str) -> dict:
 def _tuning(mode: str) -> dict:
     """η0 per kind of run, the per-round decay β, and the seeds of the repeated runs."""
     if mode == "full":
-        return {"lr_federated": 16.0, "lr_central": 2.0, "lr_central_large_batch": 4.0,
-                "decay_per_round": 0.01, "seeds": [0, 1, 2]}
+        from fsnn_theory.studies.setups import ROUND_DECAY, YIN_YANG_FEDAVG
+
+        return {"lr_federated": YIN_YANG_FEDAVG["lr"], "lr_central": 2.0, "lr_central_large_batch": 4.0,
+                "decay_per_round": ROUND_DECAY, "seeds": [0, 1, 2]}
     return {"lr_federated": 2.0, "lr_central": 1.0, "lr_central_large_batch": 2.0,
             "decay_per_round": 0.05, "seeds": [0, 1]}
 
@@ -52,7 +60,7 @@ def config(mode: str) -> dict:
     n, E, B, beta = base["clients"], base["local_steps"], base["batch_size"], tune["decay_per_round"]
     fed = {"lr": tune["lr_federated"], "decay": beta / E}
     kinds = [("iid", {"partition": "iid", **fed})]
-    kinds += [(f"dirichlet_{a}", {"partition": "dirichlet", "alpha": a, **fed}) for a in (1.0, 0.5, 0.1)]
+    kinds += [(f"dirichlet_{a}", {"partition": f"dirichlet:{a}", **fed}) for a in ALPHAS]
     kinds += [("central", {"partition": "central", "local_steps": n * E, "lr": tune["lr_central"],
                            "decay": beta / (n * E)}),
               ("central_large_batch", {"partition": "central", "batch_size": n * B,
@@ -65,8 +73,7 @@ def config(mode: str) -> dict:
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.federated.presets import DEFAULT_SPEC, build_model_and_data, run_variants
-    from fsnn_theory.federated.partition import make_partition
+    from fsnn_theory.studies.presets import DEFAULT_SPEC, build_model_and_data, run_variants, spec_partition
 
     runs = [(f"{label}_seed{seed}", ov) for label, seed, ov in config["variants"]]
     data = run_variants(ctx, config["base"], runs)
@@ -81,7 +88,7 @@ def run(config: dict, ctx) -> pd.DataFrame:
         if spec["partition"] == "central":
             tv[label, seed] = 0.0
             continue
-        part = make_partition(spec["partition"], ds.train.y, spec["clients"], spec["seed"], alpha=spec["alpha"])
+        part = spec_partition(spec, ds.train.y)
         tv[label, seed] = part.heterogeneity()["mean_label_tv"]
     data["mean_label_tv"] = [tv[k] for k in zip(data["label"], data["seed"])]
     final = data.groupby(["label", "seed"], sort=False).tail(1)
@@ -115,3 +122,31 @@ def plot(data: pd.DataFrame, config: dict):
     fig.suptitle(TITLE + "\n(lines: mean over seeds; bands: min–max)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    r"""Final test accuracy (mean over seeds) and label heterogeneity per kind of run, the set-up,
+    and the swept Dirichlet concentrations (``\HeterogeneityAlpha<stem>``, quoted by the text)."""
+    from fsnn_theory.numbers import NumberSheet, config_value, final_round_rows, rows
+
+    sheet = NumberSheet(NAME, data)
+    labels = {"iid": "IID", **{f"dirichlet_{a}": f"Dirichlet{stem}" for a, stem in ALPHAS.items()},
+              "central": "Central", "central_large_batch": "CentralLargeBatch"}
+
+    def final(label: str, column: str) -> float:  # mean over seeds of the value after the last round
+        return float(final_round_rows(rows(data, NAME, label=label))[column].mean())
+
+    for label, name in labels.items():
+        sheet.add(f"HeterogeneityAccuracy{name}", lambda: final(label, "test_accuracy"), "percent",
+                  f"{label}: final test accuracy (%)")
+        if not label.startswith("central"):
+            sheet.add(f"HeterogeneityTV{name}", lambda: final(label, "mean_label_tv"), "order",
+                      f"{label}: mean label TV distance")
+    for key, name, meaning in (("clients", "Clients", "clients N"), ("rounds", "Rounds", "rounds"),
+                               ("local_steps", "LocalSteps", "local steps E"), ("hidden", "Hidden", "hidden neurons")):
+        sheet.add(f"Heterogeneity{name}", lambda: config_value(config, NAME, "base", key), "int", meaning)
+    sheet.add("HeterogeneitySeeds", lambda: int(rows(data, NAME, label="iid")["seed"].nunique()), "int",
+              "seeds of each run (accuracies are means over seeds)")
+    for alpha, stem in ALPHAS.items():
+        sheet.add(f"HeterogeneityAlpha{stem}", lambda: alpha, "plain", f"Dirichlet concentration alpha = {alpha:g}")
+    return sheet.result()

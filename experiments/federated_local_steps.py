@@ -22,19 +22,19 @@ def config(mode: str) -> dict:
     else:
         base = {"train_size": 600, "test_size": 300, "hidden": 40, "clients": 5, "rounds": 10,
                 "batch_size": 16, "eval_every": 5, "lr": 0.5, "seed": 0}
-    variants = []
-    for part, ov in (("iid", {"partition": "iid"}), ("dirichlet_0.5", {"partition": "dirichlet", "alpha": 0.5})):
-        variants += [[f"{part}_E{E}", {**ov, "local_steps": E}] for E in STEPS]
-    return {"base": base, "variants": variants}
+    variants, columns = [], {}
+    for part, spec in (("iid", "iid"), ("dirichlet_0.5", "dirichlet:0.5")):
+        for E in STEPS:
+            variants.append([f"{part}_E{E}", {"partition": spec, "local_steps": E}])
+            columns[f"{part}_E{E}"] = {"partition": part, "local_steps": E}
+    return {"base": base, "variants": variants, "columns": columns}
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.federated.presets import run_variants
+    from fsnn_theory.studies.presets import add_variant_columns, run_variants
 
     data = run_variants(ctx, config["base"], [(label, ov) for label, ov in config["variants"]])
-    data["partition"] = data["label"].str.rsplit("_E", n=1).str[0]
-    data["local_steps"] = data["label"].str.rsplit("_E", n=1).str[1].astype(int)
-    return data
+    return add_variant_columns(data, config["columns"], ("partition", "local_steps"))
 
 
 def plot(data: pd.DataFrame, config: dict):
@@ -50,3 +50,23 @@ def plot(data: pd.DataFrame, config: dict):
     fig.suptitle(TITLE, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+PARTITION_MACROS = {"iid": "IID", "dirichlet_0.5": "DirichletHalf"}  # partitions of config() -> macro stem
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    r"""Final test accuracy per partition and E, the rounds, and the swept E (``\LocalStepsE<E>``)."""
+    from fsnn_theory.numbers import NumberSheet, config_value, final_round_rows, rows, spelled
+
+    sheet = NumberSheet(NAME, data)
+    for partition, pname in PARTITION_MACROS.items():
+        for E in STEPS:
+            sheet.add(f"LocalStepsAccuracy{pname}E{spelled(E)}",
+                      lambda: float(final_round_rows(rows(data, NAME, label=f"{partition}_E{E}"))[
+                          "test_accuracy"].mean()),
+                      "percent", f"{partition}, E = {E}: final test accuracy (%)")
+    sheet.add("LocalStepsRounds", lambda: config_value(config, NAME, "base", "rounds"), "int", "rounds")
+    for E in STEPS:
+        sheet.add(f"LocalStepsE{spelled(E)}", lambda: E, "plain", f"local steps E = {E} of the sweep")
+    return sheet.result()

@@ -113,12 +113,11 @@ def local_sgd(cfg: dict, interval: int, seed: int) -> dict:
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    frames = []
-    for interval in ctx.progress(config["intervals"], desc="averaging intervals"):
-        frames.append(ctx.cached(
-            f"interval{interval}",
-            lambda interval=interval: pd.DataFrame([local_sgd(config, interval, s) for s in range(config["seeds"])]),
-        ))
+    intervals = {f"interval{interval}": interval for interval in config["intervals"]}
+    frames = ctx.map(
+        lambda key: pd.DataFrame([local_sgd(config, intervals[key], s) for s in range(config["seeds"])]),
+        intervals, desc="averaging intervals",
+    )
     data = pd.concat(frames, ignore_index=True)
     summary = data.groupby("interval").agg(measured=("measured", "mean"), bound=("bound", "mean"),
                                            margin_held=("margin_held", "all"), stayed=("stayed_in_K", "all"),
@@ -145,3 +144,39 @@ def plot(data: pd.DataFrame, config: dict):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    """Runs (held margins, stayed in K), first causal-set changes, tightness, and the set-up."""
+    from fsnn_theory.numbers import NumberSheet, config_value, join_numbers
+
+    sheet = NumberSheet(NAME, data)
+
+    def first_change(which: str) -> float:
+        steps = data["first_causal_change"]
+        steps = steps[steps >= 0]  # -1: the run never left K that way
+        if steps.empty:
+            return float("nan")
+        return float(steps.min() if which == "min" else steps.max())
+
+    def tightness(which: str) -> float:
+        ratio = data["bound"].astype(float) / data["measured"].astype(float)
+        return float(ratio.min() if which == "min" else ratio.max())
+
+    add = sheet.add
+    add("LocalSGDRuns", lambda: len(data), "int", "local-SGD runs (intervals x seeds)")
+    add("LocalSGDRunsMarginHeld", lambda: int(data["margin_held"].astype(bool).sum()), "int",
+        "runs whose margins and weight bounds held throughout")
+    add("LocalSGDRunsStayedInK", lambda: int(data["stayed_in_K"].astype(bool).sum()), "int",
+        "runs that stayed in K (no causal-set change)")
+    add("LocalSGDFirstChangeMin", lambda: first_change("min"), "int", "earliest first causal-set change (step)")
+    add("LocalSGDFirstChangeMax", lambda: first_change("max"), "int", "latest first causal-set change (step)")
+    add("LocalSGDTightnessMin", lambda: tightness("min"), "magnitude", "smallest bound / measured")
+    add("LocalSGDTightnessMax", lambda: tightness("max"), "magnitude", "largest bound / measured")
+    add("LocalSGDStepSize", lambda: float(data["gamma"].iloc[0]), "magnitude", "step size gamma (<= 1/L)")
+    add("LocalSGDSmin", lambda: float(data["s_min"].iloc[0]), "magnitude", "margin s_min")
+    add("LocalSGDSteps", lambda: config_value(config, NAME, "steps"), "int", "local-SGD steps T")
+    add("LocalSGDWorkers", lambda: config_value(config, NAME, "workers"), "int", "workers N")
+    add("LocalSGDIntervals", lambda: join_numbers(config_value(config, NAME, "intervals")), "text",
+        "averaging intervals I")
+    return sheet.result()

@@ -340,9 +340,8 @@ def _model_rows(key: str, cfg: dict) -> pd.DataFrame:
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    frames = []
-    for key in ctx.progress(list(config["models"]), desc="models"):
-        frames.append(ctx.cached(f"model_{key}", lambda key=key: _model_rows(key, config)))
+    models = {f"model_{key}": key for key in config["models"]}
+    frames = ctx.map(lambda chunk: _model_rows(models[chunk], config), models, desc="models")
     data = pd.concat(frames, ignore_index=True)
     total = int(data["violations"].sum())
     ctx.log(f"{int(data['samples'].sum())} comparisons, {total} violations")
@@ -381,3 +380,90 @@ def plot(data: pd.DataFrame, config: dict):
     ax2.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+# Paper numbers: which rows belong to which result, and the macro-name stems.
+LOSS_CHECKS = ("loss gradient G", "loss smoothness L")  # Corollary 1 (loss_rows)
+RESULT_MACROS = {"theorem1": "ThmOne", "corollary1": "CorOne", "theorem2": "ThmTwo"}
+DISCRETISATION_MACROS = {"plain": "Plain", "linear": "Linear", "Hermite": "Hermite"}  # first word of the check
+
+
+def result_rows(data: pd.DataFrame, result: str) -> pd.DataFrame:
+    """Rows of one result: "theorem1" (spike-time derivatives), "corollary1" (the loss), "theorem2" (dt)."""
+    has_dt = data["dt"].notna()
+    is_loss = data["check"].isin(LOSS_CHECKS)
+    masks = {"theorem1": ~has_dt & ~is_loss, "corollary1": ~has_dt & is_loss, "theorem2": has_dt}
+    if result not in masks:
+        raise ValueError(f"result must be one of {', '.join(masks)}, got {result!r}")
+    selected = data.loc[masks[result]]
+    if selected.empty:
+        raise ValueError(f"{NAME}: data.csv has no rows of {result}")
+    return selected
+
+
+def _upper_rows(data, result, constants, checks=None, method=None) -> pd.DataFrame:
+    """Upper-bound rows of ``result`` with ``constants``; optionally only ``checks`` or one
+    discretisation ``method`` (the first word of the check name)."""
+    sel = result_rows(data, result)
+    sel = sel.loc[(sel["kind"] == "upper") & (sel["constants"] == constants)]
+    if checks is not None:
+        sel = sel.loc[sel["check"].isin(checks)]
+    if method is not None:
+        sel = sel.loc[sel["check"].str.split().str[0].str.rstrip(":") == method]
+    return sel
+
+
+def median_slack(data, result, constants, checks=None, statistic="median") -> float:
+    """Median (or "min"/"max") over rows of the per-row median slack bound/measured (1 = tight)."""
+    values = _upper_rows(data, result, constants, checks)["median_slack"].dropna().astype(float)
+    if values.empty:
+        raise ValueError(f"{NAME}: no {constants} upper-bound rows of {result} for checks {checks}")
+    return float({"median": np.median, "min": np.min, "max": np.max}[statistic](values))
+
+
+def worst_slack(data, result, checks=None, method=None) -> float:
+    """Smallest slack bound/measured over every sample of the rows (instance constants): how close
+    the bound comes to being attained."""
+    values = _upper_rows(data, result, "instance", checks, method)["min_slack"].dropna().astype(float)
+    if values.empty:
+        raise ValueError(f"{NAME}: no instance upper-bound rows of {result} for {checks or method}")
+    return float(values.min())
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    """Violations and comparisons per result, median and worst slacks, and the dt range of Theorem 2."""
+    from fsnn_theory.numbers import NumberSheet
+
+    sheet = NumberSheet(NAME, data)
+    for result, name in RESULT_MACROS.items():
+        sheet.add(f"Regularity{name}Violations", lambda: int(result_rows(data, result)["violations"].sum()), "int",
+                  f"{result}: violations (must be 0)")
+        sheet.add(f"Regularity{name}Comparisons", lambda: int(result_rows(data, result)["samples"].sum()), "int",
+                  f"{result}: measured values held against a bound")
+    dts = lambda: result_rows(data, "theorem2")["dt"].astype(float)  # noqa: E731
+    add = sheet.add
+    add("RegularityModels", lambda: int(data["model"].nunique()), "int", "neuron models checked")
+    add("RegularityThmOneMedianSlack", lambda: median_slack(data, "theorem1", "instance"), "ratio",
+        "Theorem 1, instance constants: median slack")
+    add("RegularityThmOneClassSlackMin", lambda: median_slack(data, "theorem1", "class", statistic="min"),
+        "magnitude", "Theorem 1, class constants: smallest median slack")
+    add("RegularityThmOneClassSlackMax", lambda: median_slack(data, "theorem1", "class", statistic="max"),
+        "magnitude", "Theorem 1, class constants: largest median slack")
+    add("RegularityEntryWorstSlack", lambda: worst_slack(data, "theorem1", checks=["dt*/dw entry"]), "fixed3",
+        "Theorem 1 (a) entry bound: smallest slack (1 = attained)")
+    add("RegularityHessianMedianSlack",
+        lambda: median_slack(data, "theorem1", "instance", checks=["Hessian spectral"]), "ratio",
+        "Theorem 1 (d) Hessian bound: median slack (instance)")
+    add("RegularityLossGMedianSlack", lambda: median_slack(data, "corollary1", "instance", checks=["loss gradient G"]),
+        "ratio", "Corollary 1 G: median slack (instance)")
+    add("RegularityLossLMedianSlack",
+        lambda: median_slack(data, "corollary1", "instance", checks=["loss smoothness L"]), "ratio",
+        "Corollary 1 L: median slack (instance)")
+    add("RegularityLossLClassSlack", lambda: median_slack(data, "corollary1", "class", checks=["loss smoothness L"]),
+        "magnitude", "Corollary 1 L: median slack (class constants)")
+    add("RegularityDtMin", lambda: float(dts().min()), "magnitude", "Theorem 2: finest dt (ms)")
+    add("RegularityDtMax", lambda: float(dts().max()), "magnitude", "Theorem 2: coarsest dt (ms)")
+    for method, name in DISCRETISATION_MACROS.items():
+        add(f"Regularity{name}WorstSlack", lambda: worst_slack(data, "theorem2", method=method), "fixed2",
+            f"Theorem 2, {method}: smallest slack bound/error")
+    return sheet.result()

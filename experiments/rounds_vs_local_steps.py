@@ -17,23 +17,22 @@ TITLE = "Rounds to epsilon vs local steps E: measured FedAvg vs Li et al. 2020 T
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.theory.verify import verification_config
+    from fsnn_theory.studies.verify import verification_config
 
     cfg = verification_config(mode)
     return {"convex": cfg["convex"], "rounds": cfg["rounds"]}
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.theory.verify import ConvexSetting, convex_problem, rounds_vs_local_steps_case
+    from fsnn_theory.studies.verify import ConvexSetting, convex_problem, rounds_vs_local_steps_case
 
     problem = convex_problem(ConvexSetting(**config["convex"]))
     c = config["rounds"]
-    frames = []
-    for E in ctx.progress(c["local_steps"], desc="E"):
-        frames.append(ctx.cached(f"E{E}", lambda E=E: rounds_vs_local_steps_case(
-            problem, c["partition"], [E], c["max_rounds"], c["max_steps"], c["seeds"], c["eps_fraction"],
-            c["min_rounds"])))
-        last = frames[-1]
+    steps = {f"E{E}": E for E in c["local_steps"]}
+    frames = ctx.map(lambda key: rounds_vs_local_steps_case(
+        problem, c["partition"], [steps[key]], c["max_rounds"], c["max_steps"], c["seeds"], c["eps_fraction"],
+        c["min_rounds"]), steps, desc="E")
+    for E, last in zip(c["local_steps"], frames):
         ctx.log(f"E={E}: measured rounds {last['measured_rounds'].tolist()}, predicted "
                 f"{last['predicted_rounds'].iloc[0]:.4g}")
     return pd.concat(frames, ignore_index=True)
@@ -65,3 +64,32 @@ def plot(data: pd.DataFrame, config: dict):
     fig.suptitle(TITLE, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+THEOREM_MACROS = {"Li2020 Thm1 rounds-to-eps": "LiRounds"}  # theorem label of data.csv -> macro stem
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    r"""Checks and tightness of Li et al.'s rounds to epsilon, and per E of the sweep
+    (``config["rounds"]["local_steps"]``) the median over seeds of the measured and predicted
+    rounds (inf: not reached); the E with the fewest rounds, and epsilon."""
+    from experiments.verify_strongly_convex import add_theorem_numbers
+    from fsnn_theory.numbers import NumberSheet, config_value, rows, spelled
+
+    sheet = NumberSheet(NAME, data)
+    add_theorem_numbers(sheet, THEOREM_MACROS)
+    for E in config_value(config, NAME, "rounds", "local_steps"):
+        sheet.add(f"RoundsMeasuredE{spelled(E)}",
+                  lambda: float(rows(data, NAME, local_steps=E)["measured_rounds"].astype(float).median()), "int",
+                  f"E = {E}: measured rounds to epsilon")
+        sheet.add(f"RoundsPredictedE{spelled(E)}",
+                  lambda: float(rows(data, NAME, local_steps=E)["predicted_rounds"].astype(float).median()),
+                  "magnitude", f"E = {E}: rounds predicted by Li et al. Thm 1")
+    for column, which in (("measured_rounds", "Measured"), ("predicted_rounds", "Predicted")):
+        sheet.add(f"RoundsBest{which}E", lambda: int(data.groupby("local_steps")[column].median().idxmin()), "int",
+                  f"E with the fewest {which.lower()} rounds")
+    for E in config_value(config, NAME, "rounds", "local_steps"):
+        sheet.add(f"RoundsE{spelled(E)}", lambda: E, "plain", f"local steps E = {E} of the sweep")
+    sheet.add("RoundsEpsilonFraction", lambda: config_value(config, NAME, "rounds", "eps_fraction"), "fixed2",
+              "epsilon as a fraction of the initial gap")
+    return sheet.result()

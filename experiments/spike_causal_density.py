@@ -127,3 +127,45 @@ def plot(data: pd.DataFrame, config: dict):
     ax2.set_title("Theorem 4 (ii): bits per message", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+LAYER_MACROS = {"hidden": "Hidden", "output": "Output"}  # macro-name stems of the two layers
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    """Prediction errors, the range of M, and per layer predicted/measured densities and bits."""
+    from fsnn_theory.numbers import NumberSheet, rows
+
+    sheet = NumberSheet(NAME, data)
+
+    def error() -> pd.Series:
+        return (data["measured_density"] - data["predicted_density"]).abs()
+
+    def at(layer: str, which: str, column: str) -> float:
+        """``column`` of ``layer`` at the smallest ("min") or largest ("max") M."""
+        sel = rows(data, NAME, layer=layer)
+        m = sel["M"].min() if which == "min" else sel["M"].max()
+        return float(sel.loc[sel["M"] == m, column].iloc[0])
+
+    def bits_fraction(layer: str, which: str, column: str) -> float:
+        """Bits per message of ``column`` over dense float32 bits."""
+        return at(layer, which, column) / at(layer, which, "dense_bits")
+
+    add = sheet.add
+    add("SpikeCausalMaxAbsError", lambda: float(error().max()), "magnitude", "largest |measured - predicted| density")
+    add("SpikeCausalMaxErrorInSE", lambda: float((error() / (data["measured_se"] + data["resolution"])).max()),
+        "order", "largest error / (s.e. + resolution)")
+    add("SpikeCausalSmallM", lambda: int(data["M"].min()), "int", "smallest M")
+    add("SpikeCausalLargeM", lambda: int(data["M"].max()), "int", "largest M")
+    for layer, name in LAYER_MACROS.items():
+        add(f"SpikeCausal{name}Weights", lambda: int(at(layer, "min", "d")), "int", f"{layer}: weights d")
+        for which, size in (("min", "SmallM"), ("max", "LargeM")):
+            add(f"SpikeCausal{name}Predicted{size}", lambda: at(layer, which, "predicted_density"), "percent",
+                f"{layer}, {which} M: predicted density (%)")
+            add(f"SpikeCausal{name}Measured{size}", lambda: at(layer, which, "measured_density"), "percent",
+                f"{layer}, {which} M: measured density (%)")
+            add(f"SpikeCausal{name}Bits{size}", lambda: bits_fraction(layer, which, "measured_bits"), "percent",
+                f"{layer}, {which} M: spike-causal bits / dense float32 bits (%)")
+        add(f"SpikeCausal{name}QSGDBits", lambda: bits_fraction(layer, "min", "qsgd_bits_bound"), "percent",
+            f"{layer}: QSGD (s = sqrt d) bits bound / dense float32 bits (%)")
+    return sheet.result()

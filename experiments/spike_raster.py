@@ -11,25 +11,26 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from experiments.yin_yang_training import trained_network
+from experiments.yin_yang_training import trained_params
 
 NAME = "spike_raster"
 TITLE = "Yin-Yang: spike raster of one sample per class through the trained network"
+REQUIRES = ("yin_yang_training",)  # its trained network (artefacts/network_seed0.npz)
 
 LAYER_NAMES = ("input", "hidden", "output")
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.training import recipe
+    from fsnn_theory.studies.setups import recipe
 
     return {"recipe": recipe("yin-yang", mode), "seed": 0}
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.training import load_dataset, make_classifier
+    from fsnn_theory.studies.setups import load_dataset, make_classifier
 
     rec = config["recipe"]
-    _, params = trained_network(ctx, rec, config["seed"])
+    params = trained_params(ctx, "yin_yang_training", rec, config["seed"])
     model = make_classifier("yin-yang", tuple(rec["hidden"]), rec["model"], tau_m=rec["tau_m"], tau_s=rec["tau_s"])
     test = load_dataset("yin-yang").test
     picks = [int(np.flatnonzero(test.y == c)[0]) for c in range(3)]
@@ -87,3 +88,25 @@ def plot(data: pd.DataFrame, config: dict):
         ax.legend(fontsize=6, loc="upper left")
     axes[0].set_ylabel("input | hidden (by time) | output  (x: bias)")
     return fig
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    """Hidden neurons that spike (bias excluded), and how many of the shown samples are correct."""
+    from fsnn_theory.numbers import NumberSheet, rows
+
+    sheet = NumberSheet(NAME, data)
+
+    def hidden_firing_fraction() -> float:
+        hidden = rows(data, NAME, layer="hidden")
+        hidden = hidden.loc[~hidden["is_bias"].astype(bool)]
+        return float((hidden["time"] >= 0).groupby(hidden["sample"]).mean().mean())
+
+    def correct_samples() -> int:
+        per_sample = data.groupby("sample")[["label", "prediction"]].first()
+        return int((per_sample["label"] == per_sample["prediction"]).sum())
+
+    sheet.add("RasterHiddenFiringPercent", hidden_firing_fraction, "percent",
+              "hidden neurons that spike, mean over samples (%)")
+    sheet.add("RasterCorrect", correct_samples, "int", "shown samples classified correctly")
+    sheet.add("RasterSamples", lambda: int(data["sample"].nunique()), "int", "samples shown")
+    return sheet.result()

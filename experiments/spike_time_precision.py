@@ -87,30 +87,29 @@ def _errors(model, sim, times_ref, weights, cfg):
 def run(config: dict, ctx) -> pd.DataFrame:
     from fsnn_theory.brian import delivered_input_times, simulate_first_spikes
 
-    frames = []
-    jobs = [(key, dt) for key in config["models"] for dt in config["dts"]]
-    for key, dt in ctx.progress(jobs, desc="brian2 runs", total=len(jobs)):
-        def compute(key=key, dt=dt) -> pd.DataFrame:
-            spec = config["models"][key]
-            model = _model(spec)
-            # the same cases for every dt: one generator per model and input kind
-            seed = [config["seed"], list(config["models"]).index(key)]
-            rows = []
-            for reference, on_grid in (("threshold", True), ("end_to_end", False)):
-                rng = np.random.default_rng(seed + [int(on_grid)])
-                times, weights = make_cases(model, config, rng, on_grid)
-                delivered = delivered_input_times(times, dt)
-                ref_times = delivered if reference == "threshold" else times
-                for mode in MODES:
-                    if reference == "end_to_end" and mode == "cubic":
-                        continue  # dominated by input rounding just as linear is
-                    sim = simulate_first_spikes(model, times, weights, dt, config["t_max"], interpolate=mode)
-                    rows.append({"model": key, "dt": dt, "mode": mode, "reference": reference,
-                                 **_errors(model, sim, ref_times, weights, config)})
-            return pd.DataFrame(rows)
+    jobs = {f"{key}-dt{dt:g}": (key, dt) for key in config["models"] for dt in config["dts"]}
 
-        frames.append(ctx.cached(f"{key}-dt{dt:g}", compute))
-    return pd.concat(frames, ignore_index=True)
+    def compute(chunk: str) -> pd.DataFrame:
+        key, dt = jobs[chunk]
+        spec = config["models"][key]
+        model = _model(spec)
+        # the same cases for every dt: one generator per model and input kind
+        seed = [config["seed"], list(config["models"]).index(key)]
+        rows = []
+        for reference, on_grid in (("threshold", True), ("end_to_end", False)):
+            rng = np.random.default_rng(seed + [int(on_grid)])
+            times, weights = make_cases(model, config, rng, on_grid)
+            delivered = delivered_input_times(times, dt)
+            ref_times = delivered if reference == "threshold" else times
+            for mode in MODES:
+                if reference == "end_to_end" and mode == "cubic":
+                    continue  # dominated by input rounding just as linear is
+                sim = simulate_first_spikes(model, times, weights, dt, config["t_max"], interpolate=mode)
+                rows.append({"model": key, "dt": dt, "mode": mode, "reference": reference,
+                             **_errors(model, sim, ref_times, weights, config)})
+        return pd.DataFrame(rows)
+
+    return pd.concat(ctx.map(compute, jobs, desc="brian2 runs"), ignore_index=True)
 
 
 # The threshold term is bounded case by case, so its maximum converges cleanly; the end-to-end
@@ -173,3 +172,40 @@ def plot(data: pd.DataFrame, config: dict):
         fontsize=7.5,
     )
     return fig
+
+
+# Macro-name stems of the sweep in the paper's numbers (LaTeX control words are letters only).
+MODEL_MACROS = {"nlif": "NLIF", "lif_alpha": "LIFAlpha", "lif_2to1": "LIFTwoToOne", "lif_3to1": "LIFThreeToOne"}
+MODE_MACROS = {"none": "Plain", "linear": "Linear", "cubic": "Cubic"}
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    r"""The paper's numbers: fitted orders (``\Order<Model><Mode>[EndToEnd]``, the slopes of
+    `convergence_orders`, as in the figure's legend), decision mismatches and the dt range."""
+    from fsnn_theory.numbers import NumberSheet, rows
+
+    sheet = NumberSheet(NAME, data)
+    orders = None if data is None else convergence_orders(data)
+
+    def order(model: str, mode: str, reference: str) -> float:
+        return float(rows(orders, NAME, model=model, mode=mode, reference=reference)["order"].iloc[0])
+
+    for model, model_name in MODEL_MACROS.items():
+        for mode, mode_name in MODE_MACROS.items():
+            sheet.add(f"Order{model_name}{mode_name}", lambda: order(model, mode, "threshold"), "order",
+                      f"fitted order of the threshold-term error, {model}, {mode} crossing")
+            if mode != "cubic":  # run() skips cubic end to end (dominated by input rounding)
+                sheet.add(f"Order{model_name}{mode_name}EndToEnd", lambda: order(model, mode, "end_to_end"), "order",
+                          f"fitted order of the end-to-end median error, {model}, {mode} crossing")
+
+    def cubic_max_error_at_finest_dt() -> float:
+        cubic = rows(data, NAME, mode="cubic", reference="threshold")
+        return float(cubic.loc[cubic["dt"] == cubic["dt"].min(), "max_error"].max())
+
+    sheet.add("PrecisionDecisionMismatches", lambda: int(data["decision_mismatches"].sum()), "int",
+              "spike/no-spike disagreements, all runs")
+    sheet.add("PrecisionFinestDt", lambda: float(data["dt"].min()), "magnitude", "finest time step (ms)")
+    sheet.add("PrecisionCoarsestDt", lambda: float(data["dt"].max()), "magnitude", "coarsest time step (ms)")
+    sheet.add("PrecisionCubicMaxErrorFinestDt", cubic_max_error_at_finest_dt, "magnitude",
+              "max cubic error at the finest dt, all models (ms)")
+    return sheet.result()

@@ -19,22 +19,24 @@ TITLE = "QSGD and top-k + error feedback: measured convergence and bits to epsil
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.theory.verify import verification_config
+    from fsnn_theory.studies.verify import verification_config
 
     cfg = verification_config(mode)
     return {"convex": cfg["convex"], "compression": cfg["compression"]}
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.theory.verify import ConvexSetting, convex_problem, memsgd_case, qsgd_case
+    from fsnn_theory.studies.verify import ConvexSetting, convex_problem, memsgd_case, qsgd_case
 
     problem = convex_problem(ConvexSetting(**config["convex"]))
     c = config["compression"]
-    q = ctx.cached("qsgd", lambda: qsgd_case(problem, c["partition"], c["qsgd_levels"], c["steps"], c["seeds"],
-                                            c["eps_fraction"]))
-    t = ctx.cached("topk", lambda: memsgd_case(problem, c["topk_fraction"], c["memsgd_steps"], c["seeds"],
-                                              c["eps_fraction"]))
-    data = pd.concat([q, t], ignore_index=True)
+    cases = {
+        "qsgd": lambda: qsgd_case(problem, c["partition"], c["qsgd_levels"], c["steps"], c["seeds"],
+                                  c["eps_fraction"]),
+        "topk": lambda: memsgd_case(problem, c["topk_fraction"], c["memsgd_steps"], c["seeds"],
+                                    c["eps_fraction"]),
+    }
+    data = pd.concat(ctx.map(lambda key: cases[key](), cases, desc="compressors"), ignore_index=True)
     bits = data[data["theorem"].str.contains("bits-to-eps|Korhonen")]
     for _, r in bits.iterrows():
         ctx.log(f"{r['theorem']} seed {r['seed']}: measured {r['measured']:.4g} bits, bound {r['bound']:.4g}")
@@ -87,3 +89,32 @@ def plot(data: pd.DataFrame, config: dict):
     fig.suptitle(TITLE, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+# Theorem labels of data.csv (fsnn_theory.studies.verify) -> macro-name stem in the paper.
+THEOREM_MACROS = {
+    "QSGD Lemma 3.1(ii) variance per message": "QSGDVariance",
+    "QSGD Lemma 3.1(iii) nonzeros per message": "QSGDNonzeros",
+    "QSGD Thm3.2 bits per message": "QSGDBits",
+    "Li2020 Thm1 + QSGD variance (E=1, derived)": "LiQSGD",
+    "bits-to-eps QSGD (Li2020 Thm1 + Lemma 3.1)": "QSGDBitsToEps",
+    "Korhonen-Alistarh 2021 lower bound (QSGD run)": "KorhonenQSGD",
+    "Stich2018 Thm2.4 (top-k + EF, 1 worker)": "StichTopk",
+    "bits-to-eps top-k (Stich2018 Thm2.4)": "TopkBitsToEps",
+    "Korhonen-Alistarh 2021 lower bound (top-k run)": "KorhonenTopk",
+}
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    """Checks, violations and tightness of every bound, all violations, and the measured bits to epsilon."""
+    from experiments.verify_strongly_convex import add_theorem_numbers, theorem_checks, total_violations
+    from fsnn_theory.numbers import NumberSheet
+
+    sheet = NumberSheet(NAME, data)
+    add_theorem_numbers(sheet, THEOREM_MACROS)
+    sheet.add("CompressionVerifyViolations", lambda: total_violations(data, NAME), "int", "violations, all theorems")
+    for stem, what in (("QSGD", "QSGD"), ("Topk", "top-k")):
+        theorem = next(t for t, s in THEOREM_MACROS.items() if s == f"{stem}BitsToEps")
+        sheet.add(f"{stem}BitsToEpsMeasured", lambda: float(theorem_checks(data, NAME, theorem)["measured"].median()),
+                  "magnitude", f"measured uplink bits to epsilon, {what}")  # median over seeds
+    return sheet.result()

@@ -19,25 +19,23 @@ TITLE = "Yu et al. 2019 non-convex bound vs measured average squared gradient no
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.theory.verify import verification_config
+    from fsnn_theory.studies.verify import verification_config
 
     return {"spiking": verification_config(mode)["spiking"]}
 
 
 def run(config: dict, ctx) -> pd.DataFrame:
-    from fsnn_theory.theory.verify import SpikingSetting, yu2019_case
+    from fsnn_theory.studies.verify import SpikingSetting, yu2019_case
 
     c = config["spiking"]
     setting = SpikingSetting(**c["setting"])
-    frames = []
-    for E in ctx.progress(c["local_steps"], desc="E"):
-        for seed in c["seeds"]:
-            frames.append(ctx.cached(f"E{E}_seed{seed}", lambda E=E, seed=seed: yu2019_case(
-                setting, E, c["steps"] // E, seed)))
-            last = frames[-1]
-            ctx.log(f"E={E} seed {seed}: final measured {last['measured'].iloc[-1]:.4g}, bound "
-                    f"{last['bound'].iloc[-1]:.4g} (L={last['L'].iloc[0]:.3g}, sigma2={last['sigma2'].iloc[0]:.3g}, "
-                    f"G2={last['G2'].iloc[0]:.3g})")
+    runs = {f"E{E}_seed{seed}": (E, seed) for E in c["local_steps"] for seed in c["seeds"]}
+    frames = ctx.map(lambda key: yu2019_case(setting, runs[key][0], c["steps"] // runs[key][0], runs[key][1]),
+                     runs, desc="E, seed")
+    for (E, seed), last in zip(runs.values(), frames):
+        ctx.log(f"E={E} seed {seed}: final measured {last['measured'].iloc[-1]:.4g}, bound "
+                f"{last['bound'].iloc[-1]:.4g} (L={last['L'].iloc[0]:.3g}, sigma2={last['sigma2'].iloc[0]:.3g}, "
+                f"G2={last['G2'].iloc[0]:.3g})")
     return pd.concat(frames, ignore_index=True)
 
 
@@ -78,3 +76,19 @@ def plot(data: pd.DataFrame, config: dict):
     fig.suptitle(TITLE, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+THEOREM_MACROS = {"Yu2019 Thm1 (non-convex, SNN)": "Yu"}  # theorem label of data.csv -> macro stem
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    """Checks, violations and tightness of Yu et al.'s bound, and the checkpoints where gamma <= 1/L failed."""
+    from experiments.verify_strongly_convex import add_theorem_numbers, theorem_checks
+    from fsnn_theory.numbers import NumberSheet
+
+    sheet = NumberSheet(NAME, data)
+    add_theorem_numbers(sheet, THEOREM_MACROS)
+    (theorem,) = THEOREM_MACROS
+    sheet.add("YuPreconditionFailures", lambda: int(theorem_checks(data, NAME, theorem)["bound"].isna().sum()), "int",
+              "checkpoints where gamma <= 1/L failed")  # the bound is NaN where its precondition fails
+    return sheet.result()

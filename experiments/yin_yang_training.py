@@ -5,8 +5,10 @@
 in full mode, median and range over seeds. The reported accuracy is the test accuracy at each
 seed's best validation epoch. Quick mode: 1000 training samples, 40 hidden units, 20 epochs.
 
-Also the shared helpers of the other network experiments: `trained_network` trains (or loads
-from the experiment's stored chunks) one network of a recipe and seed.
+Also the shared helpers of the other network experiments: `training_curves` trains one network
+per seed (one declared chunk each) and publishes each seed's best-validation parameters as the
+artefact ``artefacts/network_seed<S>.npz`` (array ``w``); `trained_params` reads them in an
+experiment that lists this one (or `digits_training`) in ``REQUIRES``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ ANN_TEST_ACCURACY = 0.987
 
 
 def config(mode: str) -> dict:
-    from fsnn_theory.training import recipe
+    from fsnn_theory.studies.setups import recipe
 
     return {
         "recipe": recipe("yin-yang", mode),
@@ -32,37 +34,38 @@ def config(mode: str) -> dict:
     }
 
 
-def trained_network(ctx, rec: dict, seed: int):
-    """(history DataFrame without the wall-clock column, best-validation params) of ``rec``, ``seed``.
+ARTEFACT = "network_seed{seed}.npz"  # best-validation parameters of one seed, array "w"
 
-    Both are stored as chunks of ``ctx`` (keys ``history_seed<S>``, ``params_seed<S>``), so a rerun
-    reuses them; training runs at most once per call.
-    """
-    from fsnn_theory.training import run_recipe
 
-    memo: dict = {}
+def _train(ctx, rec: dict, seed: int) -> pd.DataFrame:
+    """Train seed ``seed``; store its best-validation params as chunk ``params_seed<S>`` and return
+    the history without the wall-clock column (the chunk ``history_seed<S>``)."""
+    from fsnn_theory.studies.setups import run_recipe
 
-    def result():
-        if "r" not in memo:
-            memo["r"] = run_recipe(rec, seed)[2]
-        return memo["r"]
+    r = run_recipe(rec, seed)[2]
+    # Stored before the history chunk, so a stored history implies stored params.
+    ctx.cached(f"params_seed{seed}", lambda: pd.DataFrame({"w": r.params}))
+    h = r.history.drop(columns=["seconds"]).copy()  # wall time is not reproducible
+    h.insert(0, "seed", seed)
+    h["selected"] = h["epoch"] == r.best_epoch
+    return h
 
-    def history() -> pd.DataFrame:
-        r = result()
-        h = r.history.drop(columns=["seconds"]).copy()  # wall time is not reproducible
-        h.insert(0, "seed", seed)
-        h["selected"] = h["epoch"] == r.best_epoch
-        return h
 
-    hist = ctx.cached(f"history_seed{seed}", history)
-    params = ctx.cached(f"params_seed{seed}", lambda: pd.DataFrame({"w": result().params}))
-    return hist, params["w"].to_numpy(dtype=float)
+def _params_only(rec: dict, seed: int) -> pd.DataFrame:
+    from fsnn_theory.studies.setups import run_recipe
+
+    return pd.DataFrame({"w": run_recipe(rec, seed)[2].params})
 
 
 def training_curves(cfg: dict, ctx) -> pd.DataFrame:
+    """One chunk per seed (training history), stacked; publishes each seed's parameters."""
+    seeds = {f"history_seed{seed}": seed for seed in cfg["seeds"]}
+    histories = ctx.map(lambda key: _train(ctx, cfg["recipe"], seeds[key]), seeds, desc="seeds")
     frames = []
-    for seed in ctx.progress(cfg["seeds"], desc="seeds"):
-        hist, _ = trained_network(ctx, cfg["recipe"], seed)
+    for seed, hist in zip(seeds.values(), histories):
+        # Read back from its CSV (exact floats): the artefact holds what the chunk holds.
+        params = ctx.cached(f"params_seed{seed}", lambda seed=seed: _params_only(cfg["recipe"], seed))
+        ctx.artefact(ARTEFACT.format(seed=seed), {"w": params["w"].to_numpy(dtype=float)})
         best = hist.loc[hist["selected"]].iloc[0]
         ctx.log(
             f"seed {seed}: test accuracy {best['test_accuracy']:.4f} at best validation epoch "
@@ -74,6 +77,19 @@ def training_curves(cfg: dict, ctx) -> pd.DataFrame:
 
 def run(config: dict, ctx) -> pd.DataFrame:
     return training_curves(config, ctx)
+
+
+def trained_params(ctx, prerequisite: str, rec: dict, seed: int) -> np.ndarray:
+    """Best-validation parameters of ``seed`` published by ``prerequisite`` (`yin_yang_training`
+    or `digits_training`, listed in the caller's ``REQUIRES``), checked to be of recipe ``rec``."""
+    import json
+
+    stored = json.loads((ctx.prerequisite_dir(prerequisite) / "config.json").read_text(encoding="utf-8"))
+    if stored["config"]["recipe"] != rec:
+        raise ValueError(f"{ctx.name}: recipe differs from the one {prerequisite} trained; use the same recipe()")
+    if seed not in stored["config"]["seeds"]:
+        raise ValueError(f"{ctx.name}: seed must be one of {prerequisite}'s seeds {stored['config']['seeds']}; got {seed}")
+    return ctx.load_artefact(prerequisite, ARTEFACT.format(seed=seed))["w"]
 
 
 def plot_curves(data: pd.DataFrame, title: str, references: dict[str, float]):
@@ -131,3 +147,47 @@ def plot(data: pd.DataFrame, config: dict):
         f"{len(config['seeds'])} seed(s)",
         {"Göltz et al. 2021": GOLTZ_TEST_ACCURACY, "ANN": ANN_TEST_ACCURACY},
     )
+
+
+# Inputs and classes of the encoded data set (x, y, 1-x, 1-y; yin, yang, dot): the layer sizes
+# the paper quotes around the recipe's hidden layers.
+INPUTS, CLASSES = 4, 3
+
+
+def training_numbers(name: str, prefix: str, n_in: int, n_out: int, data: pd.DataFrame | None,
+                     config: dict | None) -> dict:
+    r"""``\<prefix>TestAccuracy`` etc. of a training experiment: medians over seeds of the test
+    accuracy at the best validation epoch (the reported one) and after the last, silent neurons,
+    epochs, seeds and the layer sizes."""
+    from fsnn_theory.numbers import NumberSheet, config_value
+
+    sheet = NumberSheet(name, data)
+
+    def selected() -> pd.DataFrame:
+        chosen = data.loc[data["selected"].astype(bool)]
+        if chosen.empty:
+            raise ValueError(f"{name}: data.csv marks no selected (best validation) epoch")
+        return chosen
+
+    def final_epoch_accuracy() -> float:
+        last = data.sort_values("epoch", kind="stable").groupby("seed").tail(1)
+        return float(np.median(last["test_accuracy"]))
+
+    def shape() -> str:
+        return "-".join(str(s) for s in [n_in, *config_value(config, name, "recipe", "hidden"), n_out])
+
+    sheet.add(f"{prefix}TestAccuracy", lambda: float(np.median(selected()["test_accuracy"])), "percent",
+              "test accuracy at the best validation epoch, median of seeds (%)")
+    sheet.add(f"{prefix}FinalTestAccuracy", final_epoch_accuracy, "percent",
+              "test accuracy after the last epoch, median of seeds (%)")
+    sheet.add(f"{prefix}SilentPercent", lambda: float(np.median(selected()["silent_fraction"])), "percent",
+              "silent neurons at the best validation epoch, median (%)")
+    sheet.add(f"{prefix}Epochs", lambda: int(data["epoch"].max()), "int", "training epochs")
+    sheet.add(f"{prefix}Seeds", lambda: int(data["seed"].nunique()), "int", "seeds")
+    sheet.add(f"{prefix}Shape", shape, "text", "layer sizes")
+    return sheet.result()
+
+
+def numbers(data: pd.DataFrame | None, config: dict | None) -> dict:
+    """The paper's numbers of the Yin-Yang training (see `training_numbers`)."""
+    return training_numbers(NAME, "YinYang", INPUTS, CLASSES, data, config)

@@ -96,6 +96,34 @@ def as_float_array(
     return arr
 
 
+def _show_bad(bad: np.ndarray):
+    bad = np.asarray(bad).ravel()
+    return bad[0].item() if bad.size == 1 else f"{bad[:3].tolist()} (and others)"
+
+
+def real_array(name: str, value) -> np.ndarray:
+    """A float64 array of finite reals (booleans refused), else ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or (isinstance(value, np.ndarray) and value.dtype == bool):
+        raise ValueError(f"{name} must be a real number or array of reals, got {value!r}")
+    return as_float_array(name, value)
+
+
+def positive_array(name: str, value) -> np.ndarray:
+    """`real_array` with every entry > 0."""
+    a = real_array(name, value)
+    if not (a > 0).all():
+        raise ValueError(f"{name} must be a finite number > 0, got {_show_bad(a[a <= 0])}")
+    return a
+
+
+def nonnegative_array(name: str, value) -> np.ndarray:
+    """`real_array` with every entry >= 0."""
+    a = real_array(name, value)
+    if not (a >= 0).all():
+        raise ValueError(f"{name} must be a finite number >= 0, got {_show_bad(a[a < 0])}")
+    return a
+
+
 def _as_real(name: str, value) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a real number, got {value!r}")

@@ -8,26 +8,52 @@ An *experiment module* (one per paper figure, in the top-level ``experiments`` p
     def run(config: dict, ctx: RunContext) -> pandas.DataFrame
     def plot(data: pandas.DataFrame, config: dict) -> matplotlib.figure.Figure
 
+and optionally::
+
+    REQUIRES = ("yin_yang_training",)        # experiments whose artefacts run() reads; run first
+    SOURCE_FILES = ("proofs/check_*.py",)    # files run() reads besides its imports (globs,
+                                             # relative to the directory holding `experiments/`)
+
 `run_experiment` writes, under ``out_root/NAME/``::
 
-    config.json     {"name", "mode", "package_version", "config_hash", "config"}
-    parts/          one CSV per completed chunk (``ctx.cached``) + config_hash.txt
+    config.json     {"name", "mode", "package_version", "config_hash", "code_hash", "run_key", "config"}
+    parts/          one CSV per completed chunk (``ctx.map`` / ``ctx.cached``) + run_key.txt
+    artefacts/      files published for dependents (``ctx.artefact``), e.g. trained parameters
     data.csv        the DataFrame returned by run()
     figure.pdf, figure.png
-    manifest.json   written last: its presence (with matching hashes) marks the run complete
+    manifest.json   written last: its presence (with matching keys and hashes) marks the run complete
+
+The completion key (``run_key``) is the hash of
+
+* the config hash,
+* the *code hash*: sha256 of every project source file the experiment uses -- its module, every
+  module under ``fsnn_theory/`` or ``experiments/`` it imports directly or indirectly (found
+  statically with `ast`: every ``import``/``from`` statement, function-local ones included,
+  relative ones resolved, ``from pkg import sub`` counting module ``sub``, parent packages'
+  ``__init__`` included except the registry ``experiments/__init__.py``) and its ``SOURCE_FILES``
+  (``.py`` ones with their imports followed too); the list with per-file digests is recorded in
+  config.json and manifest.json,
+* the run keys of its prerequisites (``REQUIRES``).
 
 Guarantees:
 
 * Every file is written atomically (temp file in the same directory, fsync, ``os.replace``), so a
   file on disk is either absent or complete; a killed run never leaves a half-written file.
-* A rerun whose config hash matches and whose manifest lists existing files with matching sha256 is
-  *skipped*. A changed config, or a missing or altered file, reruns the experiment.
-* A rerun reuses every chunk stored under ``parts/`` for the same config hash (status *resumed*);
-  parts from a different config are discarded. ``force=True`` discards parts too and recomputes.
+* A rerun is *skipped* when its manifest carries the current run key, every listed file exists with
+  its listed sha256, and every prerequisite is complete with the key and artefacts this run used.
+  Otherwise it reruns: editing the experiment or any module it imports reruns it; editing an
+  unrelated module does not. `experiment_status` says which (complete / stale / missing) and why.
+* Stored chunks under ``parts/`` are reused only for the same run key (status *resumed*): a chunk
+  from another config or older code is never reused. ``force=True`` discards parts and recomputes.
+* Prerequisites: `run_experiment` refuses to run while a prerequisite is not complete (clear
+  ``PrerequisiteError``); `plan` orders a selection so that prerequisites come first.
 * Nothing written is lost on failure: if ``plot()`` raises, ``data.csv`` and the parts stay.
-* Determinism: floats are written with the shortest repr that round-trips exactly, and
-  ``ctx.cached`` always returns the chunk *as read back from its CSV*, so a fresh run and a resumed
-  run see identical DataFrames and the same config gives a byte-identical ``data.csv``.
+* Determinism: floats are written with the shortest repr that round-trips exactly, and chunks are
+  always returned *as read back from their CSV*, so a fresh run and a resumed run see identical
+  DataFrames and the same config gives a byte-identical ``data.csv``.
+
+Chunk execution goes through one scheduler function (`fsnn_theory.context.serial_scheduler`
+today); pass another as ``run_experiment(..., scheduler=...)`` to run chunks elsewhere.
 
 CSV round trip: numeric, bool and string columns survive; an empty string and the string "nan" read
 back as NaN, and the index is dropped (``index=False``). Keep results in plain columns.
@@ -37,290 +63,423 @@ This module imports no pyplot and selects no matplotlib backend (the ``fsnn`` CL
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.util
 import json
 import os
-import re
 import shutil
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any, TypeVar
+from typing import Any
 
 import pandas as pd
 
 from fsnn_theory import __version__
 from fsnn_theory._validation import check_choice
+from fsnn_theory.context import (
+    ARTEFACTS_DIR,
+    KEY_PATTERN,
+    MANIFEST_FILE,
+    PARTS_DIR,
+    RunContext,
+    Scheduler,
+    check_experiment_module,
+    serial_scheduler,
+)
+from fsnn_theory.files import (
+    FIGURE_FORMATS,
+    canonical_json,
+    config_hash,
+    read_csv_exact,
+    save_figure_atomic,
+    sha256_file,
+    write_bytes_atomic,
+    write_csv_atomic,
+    write_json_atomic,
+)
 
 __all__ = [
     "MODES",
     "REQUIRED_FILES",
+    "ExperimentKey",
     "ExperimentResult",
+    "ExperimentStatus",
+    "PrerequisiteError",
     "RunContext",
     "check_experiment_module",
-    "canonical_json",
-    "config_hash",
-    "csv_text",
-    "is_complete",
-    "read_csv_exact",
+    "experiment_key",
+    "experiment_status",
+    "plan",
     "run_experiment",
-    "save_figure_atomic",
-    "sha256_file",
-    "write_csv_atomic",
-    "write_bytes_atomic",
-    "write_json_atomic",
-    "write_text_atomic",
+    "source_files",
 ]
 
 MODES: tuple[str, ...] = ("quick", "full")
 CONFIG_FILE = "config.json"
 DATA_FILE = "data.csv"
 FIGURE_STEM = "figure"
-FIGURE_FORMATS: tuple[str, ...] = ("pdf", "png")
-FIGURE_DPI = 150
-MANIFEST_FILE = "manifest.json"
-PARTS_DIR = "parts"
-PARTS_HASH_FILE = "config_hash.txt"
+PARTS_KEY_FILE = "run_key.txt"
 REQUIRED_FILES: tuple[str, ...] = (
     CONFIG_FILE,
     DATA_FILE,
     *(f"{FIGURE_STEM}.{ext}" for ext in FIGURE_FORMATS),
 )
+# Top-level packages whose modules count as project code (besides the experiment's own package).
+PROJECT_PACKAGES: tuple[str, ...] = ("fsnn_theory", "experiments")
 
-# Chunk keys become file names: keep them portable and unable to escape parts/.
-_KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=+-]{0,199}")
-# pandas >= 3 parses floats exactly by default (and deprecates float_precision); older pandas
-# needs the round-trip parser to read back exactly what was written.
-_READ_CSV_KWARGS: dict[str, Any] = (
-    {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
-)
 
-T = TypeVar("T")
+class PrerequisiteError(RuntimeError):
+    """An experiment was asked to run while one of its prerequisites is not complete."""
+
+
+def _registry(registry: Mapping[str, ModuleType] | None) -> Mapping[str, ModuleType]:
+    if registry is not None:
+        return registry
+    import experiments  # the spine sits above the experiments layer
+
+    return experiments.REGISTRY
 
 
 # --------------------------------------------------------------------------------------------
-# Atomic file helpers
+# Source closure: which files an experiment's results depend on
 # --------------------------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
-    """Write ``path`` via a temp file in its directory, fsync it, then ``os.replace`` it.
-
-    ``os.replace`` is atomic on POSIX and Windows, so readers see the old file or the new one,
-    never a torn one. The temp file is removed if ``write`` raises.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _package_root(top: str) -> Path | None:
+    """Directory of top-level package ``top`` (without importing it), or None."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        # BaseException: a Ctrl-C mid-write must not leave the temp file behind either.
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    return Path(locations[0]).resolve() if locations else None
+
+
+def _module_file(name: str, roots: dict[str, Path]) -> Path | None:
+    """The source file of module ``name`` if it lies in one of the project ``roots``."""
+    parts = name.split(".")
+    root = roots.get(parts[0])
+    if root is None:
+        return None
+    base = root.joinpath(*parts[1:])
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    if len(parts) > 1 and base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    return None
+
+
+def _module_name(path: Path, roots: dict[str, Path]) -> tuple[str | None, bool]:
+    """(dotted name, is_package) of a project file; (None, False) for a script outside packages."""
+    for top, root in roots.items():
         try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-    return path
+            rel = path.relative_to(root)
+        except ValueError:
+            continue
+        parts = [top, *rel.with_suffix("").parts]
+        if parts[-1] == "__init__":
+            return ".".join(parts[:-1]), True
+        return ".".join(parts), False
+    return None, False
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Persist the rename itself (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def _imported_names(path: Path, modname: str | None, is_package: bool) -> set[str]:
+    """Every module name an ``import``/``from`` anywhere in ``path`` may load (and its parents)."""
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if modname is None:
+                    continue
+                package = modname.split(".") if is_package else modname.split(".")[:-1]
+                if node.level - 1 > len(package) - 1:
+                    continue  # beyond the top-level package: Python would refuse it too
+                package = package[: len(package) - (node.level - 1)]
+                base = ".".join(package + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            names.add(base)
+            # `from pkg import sub` loads module pkg.sub when sub is a module; resolved below.
+            names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    with_parents = set()
+    for name in names:
+        parts = name.split(".")
+        with_parents.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return with_parents
 
 
-def _format_float(value: float) -> str:
-    # Shortest decimal string that round-trips to the same float64 (Python's repr), so
-    # 1.0 stays "1.0" (reads back as float, unlike "%.17g" -> "1") and 0.1 stays "0.1".
-    # float() first: numpy 2 scalars repr as "np.float64(0.1)".
-    return repr(float(value))
+def source_files(module: ModuleType) -> dict[str, str]:
+    """``{relative path: sha256}`` of every project source file ``module``'s results depend on.
 
-
-def csv_text(df: pd.DataFrame) -> str:
-    """The exact CSV text written for ``df``: no index, exact floats, ``\\n`` line endings."""
-    return df.to_csv(index=False, float_format=_format_float, lineterminator="\n")
-
-
-def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write ``df`` to ``path`` atomically as UTF-8 CSV (``index=False``, exact floats).
-
-    Floats are written as their shortest round-trip repr, so `read_csv_exact` returns
-    bit-identical values and equal frames give byte-identical files.
+    The closure is static (see the module docstring): the module itself, every module of
+    ``fsnn_theory``, ``experiments`` or the module's own top-level package reached through
+    ``import`` statements (any depth, function-local too), and the files matching the module's
+    ``SOURCE_FILES`` globs. The package holding the experiment module (the registry) is left out:
+    it only lists experiments. Paths are relative to the directory containing the top-level
+    package, e.g. ``fsnn_theory/neurons.py``. A module without a source file (built in a test)
+    depends on nothing.
     """
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
-    data = csv_text(df).encode("utf-8")
-    return _write_atomic(Path(path), lambda fh: fh.write(data))
+    file = getattr(module, "__file__", None)
+    if not file:
+        return {}
+    path = Path(file).resolve()
+    own_name = getattr(module, "__name__", "")
+    tops = dict.fromkeys([*PROJECT_PACKAGES, own_name.split(".")[0]])
+    roots = {top: root for top in tops if (root := _package_root(top)) is not None}
+    registry_pkg, _, _ = own_name.rpartition(".")
+    excluded = _module_file(registry_pkg, roots) if registry_pkg else None
+    base = roots[own_name.split(".")[0]].parent if own_name.split(".")[0] in roots else path.parent
 
-
-def read_csv_exact(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a CSV written by `write_csv_atomic`, floats parsed exactly (bit-identical)."""
-    return pd.read_csv(path, **_READ_CSV_KWARGS)
-
-
-def canonical_json(obj: Any) -> str:
-    """Canonical JSON: sorted keys, no whitespace, ASCII, NaN/inf rejected (not valid JSON)."""
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    )
-
-
-def config_hash(config: dict) -> str:
-    """sha256 hex digest of ``canonical_json(config)``; independent of key order."""
-    return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()
-
-
-def write_json_atomic(obj: Any, path: str | os.PathLike[str]) -> Path:
-    """Write ``obj`` as indented, key-sorted JSON (trailing newline) to ``path`` atomically."""
-    data = (json.dumps(obj, sort_keys=True, indent=2, allow_nan=False) + "\n").encode("utf-8")
-    return _write_atomic(Path(path), lambda fh: fh.write(data))
-
-
-def write_bytes_atomic(data: bytes, path: str | os.PathLike[str]) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file, fsync, ``os.replace``)."""
-    return _write_atomic(Path(path), lambda fh: fh.write(data))
-
-
-def write_text_atomic(text: str, path: str | os.PathLike[str]) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically; e.g. the LaTeX the proofs generate."""
-    return write_bytes_atomic(text.encode("utf-8"), path)
-
-
-def save_figure_atomic(fig, stem: str | os.PathLike[str]) -> list[Path]:
-    """Save ``fig`` as ``stem.pdf`` and ``stem.png`` (dpi 150), each atomically.
-
-    The PDF carries no creation date, so the same figure gives the same bytes.
-    Returns the written paths in the order pdf, png.
-    """
-    stem = Path(stem)
-    written = []
-    for ext in FIGURE_FORMATS:
-        # Metadata: drop the PDF timestamp for reproducible bytes; PNG's default is stable.
-        metadata = {"CreationDate": None} if ext == "pdf" else None
-        written.append(
-            _write_atomic(
-                stem.with_name(f"{stem.name}.{ext}"),
-                lambda fh, ext=ext, md=metadata: fig.savefig(
-                    fh, format=ext, dpi=FIGURE_DPI, metadata=md
-                ),
+    start = [path]
+    for pattern in getattr(module, "SOURCE_FILES", ()):
+        matches = sorted(p.resolve() for p in base.glob(pattern) if p.is_file())
+        if not matches:
+            raise ValueError(
+                f"{own_name}.SOURCE_FILES: pattern {pattern!r} matches no file under {base}"
             )
-        )
-    return written
+        start.extend(matches)
 
+    seen: set[Path] = set()
+    todo = list(start)
+    while todo:
+        current = todo.pop()
+        if current in seen or current == excluded:
+            continue
+        seen.add(current)
+        if current.suffix != ".py":
+            continue
+        modname, is_package = _module_name(current, roots)
+        for name in _imported_names(current, modname, is_package):
+            found = _module_file(name, roots)
+            if found is not None and found not in seen:
+                todo.append(found)
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """sha256 hex digest of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    def label(p: Path) -> str:
+        for root in roots.values():
+            if p.is_relative_to(root.parent):
+                return p.relative_to(root.parent).as_posix()
+        return p.as_posix()
+
+    return {label(p): sha256_file(p) for p in sorted(seen, key=label)}
 
 
 # --------------------------------------------------------------------------------------------
-# Run context given to an experiment's run()
+# Completion keys, plans and status
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class RunContext:
-    """What an experiment's ``run(config, ctx)`` may use.
+@dataclass(frozen=True)
+class ExperimentKey:
+    """What a run's results are a function of: config, code and prerequisites' keys.
 
-    Attributes:
-        name: experiment name.
-        mode: "quick" or "full".
-        out_dir: ``out_root/NAME``; the experiment's own directory.
-        config_hash: hash of the config this run belongs to.
-        quiet: no progress bars and no log lines.
-        parts_computed / parts_reused: chunk keys computed in this run / loaded from disk.
+    ``run_key`` = sha256 of canonical JSON {"config": config_hash, "code": code_hash,
+    "requires": {name: run_key}}; ``code_hash`` = sha256 of canonical JSON of ``code_files``.
     """
 
     name: str
     mode: str
-    out_dir: Path
+    config: dict
     config_hash: str
-    quiet: bool = False
-    parts_computed: list[str] = field(default_factory=list)
-    parts_reused: list[str] = field(default_factory=list)
-
-    @property
-    def parts_dir(self) -> Path:
-        return self.out_dir / PARTS_DIR
-
-    def cached(self, key: str, fn: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-        """Return chunk ``key``: loaded from ``parts/<key>.csv`` if a previous run of the same
-        config completed it, else computed by ``fn()`` and stored atomically first.
-
-        This is how a killed run resumes. ``key`` must be a file-name-safe string
-        (letters, digits, ``._=+-``, first character alphanumeric, at most 200 characters),
-        unique per chunk and a function of the config only (e.g. ``f"seed{seed}_n{n}"``).
-
-        The returned frame is always the one read back from the CSV, on the first run as on a
-        resumed one, so downstream code sees the same dtypes and values either way.
-        """
-        if not isinstance(key, str) or not _KEY_PATTERN.fullmatch(key):
-            raise ValueError(
-                f"key must match {_KEY_PATTERN.pattern!r} (a file-name-safe chunk name); "
-                f"got {key!r}"
-            )
-        path = self.parts_dir / f"{key}.csv"
-        if path.is_file():
-            self.parts_reused.append(key)
-            return read_csv_exact(path)
-        df = fn()
-        if not isinstance(df, pd.DataFrame):
-            raise TypeError(
-                f"{self.name}: ctx.cached({key!r}, fn): fn must return a pandas DataFrame, "
-                f"got {type(df).__name__}"
-            )
-        write_csv_atomic(df, path)
-        self.parts_computed.append(key)
-        return read_csv_exact(path)
-
-    def progress(
-        self, iterable: Iterable[T], desc: str | None = None, total: int | None = None
-    ) -> Iterator[T]:
-        """Wrap ``iterable`` in a tqdm progress bar on stderr (off when quiet or not a TTY)."""
-        from tqdm import tqdm
-
-        disable = self.quiet or not _isatty(sys.stderr)
-        label = f"{self.name}: {desc}" if desc else self.name
-        return iter(
-            tqdm(iterable, desc=label, total=total, file=sys.stderr, disable=disable, leave=False)
-        )
-
-    def log(self, msg: str) -> None:
-        """Print ``[NAME] msg`` to stderr (without breaking progress bars), unless quiet."""
-        if self.quiet:
-            return
-        from tqdm import tqdm
-
-        tqdm.write(f"[{self.name}] {msg}", file=sys.stderr)
+    code_files: dict[str, str]
+    code_hash: str
+    requires: dict[str, str]
+    run_key: str
 
 
-def _isatty(stream) -> bool:
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
+
+
+def _canonical_config(module: ModuleType, mode: str) -> dict:
+    raw = module.config(mode)
+    if not isinstance(raw, dict):
+        raise TypeError(f"{module.NAME}.config({mode!r}) must return a dict, got {type(raw).__name__}")
     try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
+        canonical = canonical_json(raw)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{module.NAME}.config({mode!r}) must be JSON-serialisable (no NaN/inf): {exc}"
+        ) from exc
+    return json.loads(canonical)
+
+
+def _lookup(name: str, registry: Mapping[str, ModuleType], needed_by: str) -> ModuleType:
+    if name not in registry:
+        raise ValueError(
+            f"{needed_by}.REQUIRES lists {name!r}, which is not a registered experiment "
+            f"(known: {', '.join(registry) or 'none'})"
+        )
+    return registry[name]
+
+
+def experiment_key(
+    module: ModuleType,
+    mode: str,
+    registry: Mapping[str, ModuleType] | None = None,
+    _memo: dict | None = None,
+    _path: tuple[str, ...] = (),
+) -> ExperimentKey:
+    """The completion key of ``module`` in ``mode`` (prerequisites resolved in ``registry``)."""
+    check_experiment_module(module)
+    check_choice("mode", mode, MODES)
+    memo = {} if _memo is None else _memo
+    name = module.NAME
+    if name in _path:
+        raise ValueError(f"REQUIRES has a cycle: {' -> '.join((*_path, name))}")
+    if (name, mode) in memo:
+        return memo[(name, mode)]
+    cfg = _canonical_config(module, mode)
+    cfg_hash = config_hash(cfg)
+    files = source_files(module)
+    code = _digest(files)
+    requires = {}
+    for req in getattr(module, "REQUIRES", ()):
+        reg = _registry(registry)
+        requires[req] = experiment_key(_lookup(req, reg, name), mode, reg, memo, (*_path, name)).run_key
+    key = ExperimentKey(
+        name, mode, cfg, cfg_hash, files, code, requires,
+        _digest({"config": cfg_hash, "code": code, "requires": requires}),
+    )
+    memo[(name, mode)] = key
+    return key
+
+
+def plan(names: Sequence[str], registry: Mapping[str, ModuleType] | None = None) -> list[str]:
+    """``names`` with their prerequisites (transitively), each after what it requires.
+
+    Otherwise the order is the order of ``names`` (prerequisites just before their first
+    dependent). Unknown names or prerequisites and ``REQUIRES`` cycles raise ``ValueError``.
+    """
+    reg = _registry(registry)
+    order: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...], needed_by: str | None) -> None:
+        if name in done:
+            return
+        if name in path:
+            raise ValueError(f"REQUIRES has a cycle: {' -> '.join((*path, name))}")
+        module = _lookup(name, reg, needed_by) if needed_by else reg.get(name)
+        if module is None:
+            raise ValueError(f"unknown experiment {name!r} (known: {', '.join(reg) or 'none'})")
+        for req in getattr(module, "REQUIRES", ()):
+            visit(req, (*path, name), name)
+        done.add(name)
+        order.append(name)
+
+    for name in names:
+        visit(name, (), None)
+    return order
+
+
+@dataclass(frozen=True)
+class ExperimentStatus:
+    """``state`` is "complete", "stale" (outputs exist but no longer match) or "missing" (no
+    finished run); ``reasons`` say why it is not complete (empty when complete)."""
+
+    name: str
+    state: str
+    reasons: tuple[str, ...]
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def _listed_files(manifest: dict) -> dict[str, Any] | None:
+    files = manifest.get("files")
+    if not isinstance(files, list):
+        return None
+    listed = {}
+    for entry in files:
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            return None
+        listed[entry["path"]] = entry.get("sha256")
+    return listed
+
+
+def _changed_files(old: Any, new: dict[str, str]) -> list[str]:
+    if not isinstance(old, dict):
+        return ["(no code hash recorded)"]
+    changed = [p for p in sorted(set(old) | set(new)) if old.get(p) != new.get(p)]
+    return [p + ("" if p in new else " (no longer used)") + ("" if p in old else " (new)") for p in changed]
+
+
+def experiment_status(
+    module: ModuleType,
+    mode: str,
+    out_root: str | os.PathLike[str],
+    registry: Mapping[str, ModuleType] | None = None,
+    _memo: dict | None = None,
+) -> ExperimentStatus:
+    """Whether ``out_root/NAME`` holds a finished run that matches the current config, code and
+    prerequisites (see the module docstring), and if not, why."""
+    memo = {} if _memo is None else _memo
+    key = experiment_key(module, mode, registry, memo.setdefault("keys", {}))
+    cache = memo.setdefault("status", {})
+    if (key.name, mode) in cache:
+        return cache[(key.name, mode)]
+    out_dir = Path(out_root) / key.name
+    manifest = _load_json(out_dir / MANIFEST_FILE)
+    reasons: list[str] = []
+    if not isinstance(manifest, dict):
+        started = (out_dir / CONFIG_FILE).exists() or (out_dir / PARTS_DIR).exists()
+        result = ExperimentStatus(
+            key.name, "missing",
+            ("incomplete run (no manifest; stored chunks are reused if the key matches)",)
+            if started else ("never run",),
+        )
+        cache[(key.name, mode)] = result
+        return result
+    if manifest.get("mode") != mode:
+        reasons.append(f"mode changed ({manifest.get('mode')} -> {mode})")
+    elif manifest.get("config_hash") != key.config_hash:
+        reasons.append("config changed")
+    changed = _changed_files(manifest.get("code_files"), key.code_files)
+    if changed:
+        reasons.append(f"code changed: {', '.join(changed)}")
+    recorded = manifest.get("prerequisites") if isinstance(manifest.get("prerequisites"), dict) else {}
+    for req, req_key in key.requires.items():
+        req_status = experiment_status(_registry(registry)[req], mode, out_root, registry, memo)
+        entry = recorded.get(req) if isinstance(recorded.get(req), dict) else {}
+        if req_status.state != "complete":
+            reasons.append(f"prerequisite {req} {req_status.state}")
+            continue
+        req_listed = _listed_files(_load_json(Path(out_root) / req / MANIFEST_FILE) or {}) or {}
+        used = entry.get("artefacts") if isinstance(entry.get("artefacts"), dict) else None
+        if entry.get("run_key") != req_key or used is None or any(
+            req_listed.get(p) != d for p, d in used.items()
+        ):
+            reasons.append(f"prerequisite {req} changed since this run")
+    listed = _listed_files(manifest)
+    if listed is None:
+        reasons.append("files altered: manifest unreadable")
+    else:
+        absent = [r for r in REQUIRED_FILES if r not in listed]
+        bad = [rel for rel, digest in listed.items()
+               if not (out_dir / rel).is_file() or sha256_file(out_dir / rel) != digest]
+        if absent or bad:
+            reasons.append(f"files altered: {', '.join(sorted(set(absent) | set(bad)))}")
+    stored_config = _load_json(out_dir / CONFIG_FILE)
+    if not isinstance(stored_config, dict) or stored_config.get("run_key") != manifest.get("run_key"):
+        reasons.append("files altered: config.json does not match the manifest")
+    if not reasons and manifest.get("run_key") != key.run_key:
+        reasons.append("run key changed")  # every component matched: a format change
+    result = ExperimentStatus(key.name, "stale" if reasons else "complete", tuple(reasons))
+    cache[(key.name, mode)] = result
+    return result
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,9 +492,9 @@ class ExperimentResult:
     """Outcome of `run_experiment`.
 
     ``status`` is "ran" (computed from scratch), "resumed" (at least one stored chunk reused) or
-    "skipped" (complete outputs for this config already on disk). ``files`` are the paths of
+    "skipped" (complete outputs for this key already on disk). ``files`` are the paths of
     config.json, data.csv, figure.pdf, figure.png, manifest.json. ``seconds`` is this call's
-    wall time.
+    wall time; ``parts_computed`` / ``parts_reused`` count chunks (0 when skipped).
     """
 
     name: str
@@ -343,72 +502,20 @@ class ExperimentResult:
     out_dir: Path
     files: tuple[Path, ...]
     seconds: float
+    parts_computed: int = 0
+    parts_reused: int = 0
+    reasons: tuple[str, ...] = field(default=())
 
 
-def check_experiment_module(module: ModuleType) -> ModuleType:
-    """Raise ``TypeError`` unless ``module`` has NAME, TITLE, config(), run() and plot()."""
-    label = getattr(module, "__name__", repr(module))
-    missing = [a for a in ("NAME", "TITLE") if not isinstance(getattr(module, a, None), str)]
-    missing += [a for a in ("config", "run", "plot") if not callable(getattr(module, a, None))]
-    if missing:
-        raise TypeError(
-            f"experiment module {label} lacks {', '.join(missing)} "
-            "(needs str NAME, str TITLE and functions config(mode), run(config, ctx), "
-            "plot(data, config))"
-        )
-    if not module.NAME or not _KEY_PATTERN.fullmatch(module.NAME):
-        raise TypeError(f"experiment module {label}: NAME {module.NAME!r} is not a valid name")
-    return module
-
-
-def _load_json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError):
-        return None
-
-
-def is_complete(out_dir: str | os.PathLike[str], cfg_hash: str) -> bool:
-    """True if ``out_dir`` holds a finished run of the config with hash ``cfg_hash``.
-
-    Finished means: manifest.json and config.json both carry ``cfg_hash``, the manifest lists
-    every required file, and every listed file exists with the listed sha256.
-    """
-    out_dir = Path(out_dir)
-    manifest = _load_json(out_dir / MANIFEST_FILE)
-    stored_config = _load_json(out_dir / CONFIG_FILE)
-    if not isinstance(manifest, dict) or not isinstance(stored_config, dict):
-        return False
-    if manifest.get("config_hash") != cfg_hash or stored_config.get("config_hash") != cfg_hash:
-        return False
-    files = manifest.get("files")
-    if not isinstance(files, list):
-        return False
-    listed = {}
-    for entry in files:
-        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-            return False
-        listed[entry["path"]] = entry.get("sha256")
-    if not set(REQUIRED_FILES) <= set(listed):
-        return False
-    for rel, digest in listed.items():
-        path = out_dir / rel
-        if not path.is_file() or sha256_file(path) != digest:
-            return False
-    return True
-
-
-def _prepare_parts(parts_dir: Path, cfg_hash: str, discard: bool) -> None:
-    """Keep ``parts_dir`` only if it belongs to ``cfg_hash``; otherwise start it afresh."""
-    marker = parts_dir / PARTS_HASH_FILE
+def _prepare_parts(parts_dir: Path, run_key: str, discard: bool) -> None:
+    """Keep ``parts_dir`` only if it belongs to ``run_key``; otherwise start it afresh."""
+    marker = parts_dir / PARTS_KEY_FILE
     stored = marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
-    if parts_dir.exists() and (discard or stored != cfg_hash):
+    if parts_dir.exists() and (discard or stored != run_key):
         shutil.rmtree(parts_dir)
     if not marker.is_file():
         parts_dir.mkdir(parents=True, exist_ok=True)
-        data = (cfg_hash + "\n").encode("ascii")
-        _write_atomic(marker, lambda fh: fh.write(data))
+        write_bytes_atomic((run_key + "\n").encode("ascii"), marker)
 
 
 def _close_figure(fig) -> None:
@@ -418,70 +525,84 @@ def _close_figure(fig) -> None:
         pyplot.close(fig)
 
 
+def _file_entry(out_dir: Path, rel: str) -> dict[str, Any]:
+    path = out_dir / rel
+    return {"path": rel, "sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
 def run_experiment(
     module: ModuleType,
     mode: str,
     out_root: str | os.PathLike[str],
     force: bool = False,
     quiet: bool = False,
+    registry: Mapping[str, ModuleType] | None = None,
+    scheduler: Scheduler = serial_scheduler,
 ) -> ExperimentResult:
     """Run one experiment module into ``out_root/NAME/`` (see the module docstring).
 
-    Steps: config(mode) → skip if complete → config.json → run(config, ctx) → data.csv →
-    plot(data read back from data.csv, config) → figure.pdf/png → manifest.json.
+    Steps: key (config, code, prerequisites) → skip if complete → config.json → run(config, ctx)
+    → data.csv → plot(data read back from data.csv, config) → figure.pdf/png → manifest.json.
 
     ``run`` receives the config after a JSON round trip (what config.json holds), so tuples
     arrive as lists. ``force`` reruns a complete experiment and discards its stored parts.
+    Prerequisites (``REQUIRES``, looked up in ``registry``, default `experiments.REGISTRY`) must be
+    complete in ``out_root`` (else `PrerequisiteError`; `plan` orders them first).
     Errors from the experiment propagate unchanged; files already written stay on disk.
     """
     start = time.perf_counter()
-    check_experiment_module(module)
-    check_choice("mode", mode, MODES)
-    name = module.NAME
-
-    raw_config = module.config(mode)
-    if not isinstance(raw_config, dict):
-        raise TypeError(
-            f"{name}.config({mode!r}) must return a dict, got {type(raw_config).__name__}"
-        )
-    try:
-        canonical = canonical_json(raw_config)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"{name}.config({mode!r}) must be JSON-serialisable (no NaN/inf): {exc}"
-        ) from exc
-    cfg = json.loads(canonical)
-    cfg_hash = config_hash(cfg)
-
-    out_dir = Path(out_root) / name
-    out_dir.mkdir(parents=True, exist_ok=True)
+    memo: dict = {}
+    key = experiment_key(module, mode, registry, memo.setdefault("keys", {}))
+    name = key.name
+    out_root = Path(out_root)
+    out_dir = out_root / name
     files = tuple(out_dir / rel for rel in (*REQUIRED_FILES, MANIFEST_FILE))
 
-    if not force and is_complete(out_dir, cfg_hash):
+    prerequisites = {}
+    for req in key.requires:
+        req_status = experiment_status(_registry(registry)[req], mode, out_root, registry, memo)
+        if req_status.state != "complete":
+            raise PrerequisiteError(
+                f"{name} requires {req}, which is {req_status.state} in {out_root} "
+                f"({'; '.join(req_status.reasons)}); run it first "
+                f"(`fsnn reproduce --only {name}` does)"
+            )
+        prerequisites[req] = out_root / req
+
+    status = experiment_status(module, mode, out_root, registry, memo)
+    if not force and status.state == "complete":
         return ExperimentResult(name, "skipped", out_dir, files, time.perf_counter() - start)
 
     # From here the directory is incomplete until the new manifest is written.
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST_FILE).unlink(missing_ok=True)
+    shutil.rmtree(out_dir / ARTEFACTS_DIR, ignore_errors=True)  # only this run's artefacts count
     write_json_atomic(
         {
             "name": name,
             "mode": mode,
             "package_version": __version__,
-            "config_hash": cfg_hash,
-            "config": cfg,
+            "config_hash": key.config_hash,
+            "code_hash": key.code_hash,
+            "code_files": key.code_files,
+            "run_key": key.run_key,
+            "config": key.config,
         },
         out_dir / CONFIG_FILE,
     )
-    _prepare_parts(out_dir / PARTS_DIR, cfg_hash, discard=force)
+    _prepare_parts(out_dir / PARTS_DIR, key.run_key, discard=force)
 
-    ctx = RunContext(name=name, mode=mode, out_dir=out_dir, config_hash=cfg_hash, quiet=quiet)
-    data = module.run(cfg, ctx)
+    ctx = RunContext(
+        name=name, mode=mode, out_dir=out_dir, config_hash=key.config_hash, quiet=quiet,
+        run_key=key.run_key, prerequisites=prerequisites, scheduler=scheduler,
+    )
+    data = module.run(key.config, ctx)
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"{name}.run() must return a pandas DataFrame, got {type(data).__name__}")
     write_csv_atomic(data, out_dir / DATA_FILE)
 
     # Plot from the file, so a figure is always reproducible from data.csv alone.
-    fig = module.plot(read_csv_exact(out_dir / DATA_FILE), cfg)
+    fig = module.plot(read_csv_exact(out_dir / DATA_FILE), key.config)
     if not callable(getattr(fig, "savefig", None)):
         raise TypeError(f"{name}.plot() must return a matplotlib Figure, got {type(fig).__name__}")
     try:
@@ -489,27 +610,33 @@ def run_experiment(
     finally:
         _close_figure(fig)
 
-    status = "resumed" if ctx.parts_reused else "ran"
+    unused = sorted(set(key.requires) - set(ctx.artefacts_read))
+    run_status = "resumed" if ctx.parts_reused else "ran"
     seconds = time.perf_counter() - start
     write_json_atomic(
         {
             "name": name,
             "mode": mode,
-            "status": status,
+            "status": run_status,
             "seconds": round(seconds, 3),
-            "config_hash": cfg_hash,
+            "config_hash": key.config_hash,
+            "code_hash": key.code_hash,
+            "code_files": key.code_files,
+            "run_key": key.run_key,
             "package_version": __version__,
             "parts_computed": len(ctx.parts_computed),
             "parts_reused": len(ctx.parts_reused),
-            "files": [
-                {
-                    "path": rel,
-                    "sha256": sha256_file(out_dir / rel),
-                    "bytes": (out_dir / rel).stat().st_size,
-                }
-                for rel in REQUIRED_FILES
-            ],
+            "prerequisites": {
+                req: {"run_key": req_key, "artefacts": ctx.artefacts_read.get(req, {})}
+                for req, req_key in key.requires.items()
+            },
+            "files": [_file_entry(out_dir, rel) for rel in (*REQUIRED_FILES, *sorted(ctx.artefacts_written))],
         },
         out_dir / MANIFEST_FILE,
     )
-    return ExperimentResult(name, status, out_dir, files, time.perf_counter() - start)
+    if unused and not quiet:
+        ctx.log(f"REQUIRES lists {', '.join(unused)} but run() read none of its artefacts")
+    return ExperimentResult(
+        name, run_status, out_dir, files, time.perf_counter() - start,
+        len(ctx.parts_computed), len(ctx.parts_reused), status.reasons,
+    )

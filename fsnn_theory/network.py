@@ -267,7 +267,29 @@ class ForwardPass(NamedTuple):
 
 
 def forward(network: Network, params, input_times) -> ForwardPass:
-    """Spike times of every layer for a batch of input spike times (batch, n_inputs), ``inf`` = silent."""
+    r"""Spike times of every layer for a batch of input spike times (batch, n_inputs), ``inf`` = silent.
+
+    Examples
+    --------
+    A 2-2-1 NLIF network (:math:`\tau_s = \vartheta = 1`, no bias), every weight 2, both inputs at
+    t = 0: each hidden neuron sees :math:`V = 4(1 - e^{-t})` and fires at :math:`\ln(4/3)`; the
+    output neuron sees the same two-spike volley, so it fires :math:`\ln(4/3)` later.
+
+    >>> import math
+    >>> import numpy as np
+    >>> from fsnn_theory.network import Network, forward
+    >>> from fsnn_theory.neurons import NLIF
+    >>> net = Network((2, 2, 1), NLIF(tau_s=1.0, theta=1.0), bias_times=None)
+    >>> net.weight_shapes, net.n_params
+    (((2, 2), (2, 1)), 6)
+    >>> fwd = forward(net, np.full(net.n_params, 2.0), [[0.0, 0.0], [np.inf, np.inf]])
+    >>> [round(float(t), 12) for t in fwd.spike_times[0][0]] == [round(math.log(4 / 3), 12)] * 2
+    True
+    >>> round(float(fwd.output_times[0, 0]), 12) == round(2 * math.log(4 / 3), 12)
+    True
+    >>> fwd.output_times[1].tolist()  # silent inputs: silent network
+    [inf]
+    """
     weights = network.unflatten(params)
     t = network.check_input_times(input_times)
     return _forward(network, weights, t)
@@ -790,6 +812,42 @@ def _default_model_params(model: str, tau_s: float, tau_m: float | None) -> dict
     return {"tau_s": tau_s, "theta": 1.0}
 
 
+def _latency_classifier(
+    n_in: int,
+    hidden,
+    n_out: int,
+    model: str,
+    tau_s: float,
+    tau_m: float | None,
+    alpha: float,
+    xi: float,
+    t_max: float | None,
+    silent_label_loss: float | None,
+    larger_is_earlier: bool,
+    first_mean: float,
+    first_std: float,
+    deep_mean: float,
+    deep_std: float,
+) -> SNNClassifier:
+    """n_in-H-n_out network with latency coding in [0.15, 2] tau_s, a bias spike at 0.9 tau_s into
+    every layer, the loss of Göltz et al. 2021 (beta = 1, t_max default 10 tau_s) and initial weights
+    N(mean, std) in their alpha-kernel units (first layer / deeper layers; divided by e, see `WeightInit`)."""
+    hidden_t = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
+    sizes = (n_in, *hidden_t, n_out)
+    n_layers = len(sizes) - 1
+    models = make_layer_models(model, n_layers, **_default_model_params(model, tau_s, tau_m))
+    e = math.e
+    means = (first_mean / e,) + (deep_mean / e,) * (n_layers - 1)
+    stds = (first_std / e,) + (deep_std / e,) * (n_layers - 1)
+    return SNNClassifier(
+        network=Network(sizes, models, 0.9 * tau_s),
+        encoding=LatencyEncoding(0.15 * tau_s, 2.0 * tau_s, 0.0, 1.0, larger_is_earlier=larger_is_earlier),
+        loss_fn=FirstSpikeLoss(xi=xi, alpha=alpha, beta=1.0, tau_s=tau_s, t_max=10.0 * tau_s if t_max is None else t_max,
+                               silent_label_loss=silent_label_loss),
+        init=WeightInit(means, stds),
+    )
+
+
 def yin_yang_classifier(
     hidden: int | Sequence[int] = 120,
     model: str = "lif",
@@ -808,20 +866,8 @@ def yin_yang_classifier(
     alpha-kernel units (see `WeightInit`). Default neuron: LIF with tau_m = 2 tau_s.
     ``t_max`` defaults to 10 tau_s.
     """
-    hidden_t = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
-    sizes = (4, *hidden_t, 3)
-    n_layers = len(sizes) - 1
-    models = make_layer_models(model, n_layers, **_default_model_params(model, tau_s, tau_m))
-    e = math.e
-    means = (1.5 / e,) + (0.5 / e,) * (n_layers - 1)
-    stds = (0.8 / e,) * n_layers
-    return SNNClassifier(
-        network=Network(sizes, models, 0.9 * tau_s),
-        encoding=LatencyEncoding(0.15 * tau_s, 2.0 * tau_s, 0.0, 1.0, larger_is_earlier=False),
-        loss_fn=FirstSpikeLoss(xi=xi, alpha=alpha, beta=1.0, tau_s=tau_s, t_max=10.0 * tau_s if t_max is None else t_max,
-                               silent_label_loss=silent_label_loss),
-        init=WeightInit(means, stds),
-    )
+    return _latency_classifier(4, hidden, 3, model, tau_s, tau_m, alpha, xi, t_max, silent_label_loss,
+                               larger_is_earlier=False, first_mean=1.5, first_std=0.8, deep_mean=0.5, deep_std=0.8)
 
 
 def digits_classifier(
@@ -841,17 +887,5 @@ def digits_classifier(
     every pixel spikes; one bias spike at 0.9 tau_s into every layer. Initial weights N(0.1, 0.4)
     and N(0.6, 0.8) in their alpha-kernel units (their 16x16 MNIST values), scaled per `WeightInit`.
     """
-    hidden_t = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
-    sizes = (64, *hidden_t, 10)
-    n_layers = len(sizes) - 1
-    models = make_layer_models(model, n_layers, **_default_model_params(model, tau_s, tau_m))
-    e = math.e
-    means = (0.1 / e,) + (0.6 / e,) * (n_layers - 1)
-    stds = (0.4 / e,) + (0.8 / e,) * (n_layers - 1)
-    return SNNClassifier(
-        network=Network(sizes, models, 0.9 * tau_s),
-        encoding=LatencyEncoding(0.15 * tau_s, 2.0 * tau_s, 0.0, 1.0, larger_is_earlier=True),
-        loss_fn=FirstSpikeLoss(xi=xi, alpha=alpha, beta=1.0, tau_s=tau_s, t_max=10.0 * tau_s if t_max is None else t_max,
-                               silent_label_loss=silent_label_loss),
-        init=WeightInit(means, stds),
-    )
+    return _latency_classifier(64, hidden, 10, model, tau_s, tau_m, alpha, xi, t_max, silent_label_loss,
+                               larger_is_earlier=True, first_mean=0.1, first_std=0.4, deep_mean=0.6, deep_std=0.8)

@@ -441,6 +441,17 @@ def first_spike_times(model: NeuronModel, input_times, weights) -> np.ndarray:
       the interval, so the interval's maximum is known in closed form; where it reaches
       :math:`\vartheta`, the crossing is bracketed on a monotone piece and refined by
       Chandrupatla's method (``scipy.optimize.elementwise.find_root``).
+
+    Examples
+    --------
+    One NLIF input at t = 0 with weight w: :math:`V(t) = w(1 - e^{-t/\tau_s})` reaches
+    :math:`\vartheta` at :math:`t^* = \tau_s \ln(w/(w - \vartheta))` if :math:`w > \vartheta`, never otherwise.
+
+    >>> import math
+    >>> from fsnn_theory.neurons import NLIF, first_spike_times
+    >>> t = first_spike_times(NLIF(tau_s=1.0, theta=1.0), [[0.0]], [[2.0, 0.5]])
+    >>> t.shape, math.isclose(t[0, 0], math.log(2.0), rel_tol=1e-12), float(t[0, 1])
+    ((1, 2), True, inf)
     """
     model = _check_model(model)
     t_in, w = _check_inputs(input_times, weights)
@@ -1129,6 +1140,23 @@ def spike_time_gradients(model: NeuronModel, input_times, weights) -> tuple[np.n
     Returns
     -------
     (d_weights, d_input_times), each (batch, n_in, n_out).
+
+    Examples
+    --------
+    With :math:`t^*(w) = \ln(w/(w-1))` (NLIF, one input at 0, :math:`\tau_s = \vartheta = 1`):
+    :math:`dt^*/dw = -1/(w(w-1)) = -1/2` at w = 2; shifting the input shifts the spike, so
+    :math:`dt^*/dt_1 = 1`.
+
+    >>> from fsnn_theory.neurons import NLIF, spike_time_gradients
+    >>> g_w, g_t = spike_time_gradients(NLIF(tau_s=1.0, theta=1.0), [[0.0]], [[2.0]])
+    >>> g_w.shape, round(float(g_w[0, 0, 0]), 12), round(float(g_t[0, 0, 0]), 12)
+    ((1, 1, 1), -0.5, 1.0)
+
+    With several causal inputs the input-time derivatives still sum to 1 (Theorem 1 (e)):
+
+    >>> _, g_t = spike_time_gradients(NLIF(), [[0.0, 0.5]], [[1.0], [1.0]])
+    >>> round(float(g_t[0, :, 0].sum()), 12)
+    1.0
     """
     model = _check_model(model)
     t_in, w = _check_inputs(input_times, weights)
@@ -1321,6 +1349,16 @@ def spike_time_hessian(model: NeuronModel, input_times, weights) -> np.ndarray:
     .. math:: \nabla^2_w t^* = -\frac{k g^\top + g k^\top + \ddot V(t^*)\, g g^\top}{\dot V(t^*)}.
 
     Zero for silent neurons and tangential crossings (as the gradient).
+
+    Examples
+    --------
+    For :math:`t^*(w) = \ln(w/(w-1))` (NLIF, one input at 0, :math:`\tau_s = \vartheta = 1`),
+    :math:`d^2t^*/dw^2 = 1/(w-1)^2 - 1/w^2 = 3/4` at w = 2:
+
+    >>> from fsnn_theory.neurons import NLIF, spike_time_hessian
+    >>> H = spike_time_hessian(NLIF(tau_s=1.0, theta=1.0), [[0.0]], [[2.0]])
+    >>> H.shape, round(float(H[0, 0, 0, 0]), 12)
+    ((1, 1, 1, 1), 0.75)
     """
     model = _check_model(model)
     t_in, w = _check_inputs(input_times, weights)

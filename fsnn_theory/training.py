@@ -14,8 +14,12 @@ their published configuration for Yin-Yang), as small pure pieces plus one loop:
   keep the parameters of the best validation epoch;
 * input noise — Gaussian jitter of the training input spike times (Göltz et al.'s MNIST setting);
 * `train` — seeded mini-batch loop that writes one row of statistics per epoch;
-* `load_dataset`, `make_classifier`, `default_training_config`, `recipe`, `run_recipe` — the two
-  data sets with their networks and training recipes (used by ``fsnn train`` and the experiments).
+* `inverse_decay` — :math:`\eta_t = \eta_0/(1+\beta t)`, the schedule of the federated recipes;
+* `sgd_step`, `clip_update_norm`, `inverse_decay` and `weight_bumping` are shared with the
+  federated loop (`fsnn_theory.federated.algorithms`): one SGD step, one clip, one schedule family.
+
+The data sets, networks and recipes (`load_dataset`, `make_classifier`, `default_training_config`,
+`recipe`, `run_recipe`) live in `fsnn_theory.studies.setups`.
 
 Determinism: the initial weights come from ``default_rng(seed)`` (`SNNClassifier.init_params`), the
 mini-batch order of epoch e from ``default_rng([seed, 1, e])``, the input jitter from
@@ -66,6 +70,7 @@ __all__ = [
     "Optimizer",
     "StepDecay",
     "step_decay",
+    "inverse_decay",
     "clip_update_norm",
     "WeightBumping",
     "weight_bumping",
@@ -76,15 +81,6 @@ __all__ = [
     "TrainingResult",
     "train",
     "minibatch_order",
-    "DATASET_NAMES",
-    "DEFAULT_HIDDEN",
-    "DEFAULT_EPOCHS",
-    "load_dataset",
-    "make_classifier",
-    "default_training_config",
-    "RECIPE_KEYS",
-    "recipe",
-    "run_recipe",
 ]
 
 OPTIMIZERS = ("adam", "sgd")
@@ -198,13 +194,29 @@ def step_decay(lr0: float, epoch: int, step_size: int, gamma: float) -> float:
     return lr0 * gamma ** (epoch // step_size)
 
 
-def clip_update_norm(delta: np.ndarray, max_norm: float | None) -> tuple[np.ndarray, bool]:
+def inverse_decay(lr0: float, t: int, decay: float) -> float:
+    r"""Learning rate at step t of the inverse schedule :math:`\eta_t = \eta_0 / (1 + \beta t)` (β = ``decay``).
+
+    The :math:`\Theta(1/t)` decay of SGD analyses (Robbins & Monro 1951; with β = 1,
+    :math:`\eta_0/(1+t)`); the federated recipes use it per round (β / E per local step).
+    """
+    return float(lr0 / (1.0 + decay * t))
+
+
+def clip_update_norm(delta: np.ndarray, max_norm: float | None) -> tuple[np.ndarray, bool | np.ndarray]:
     r"""Rescale ``delta`` to Euclidean norm ``max_norm`` if it is longer: :math:`\Delta \min(1, c/\|\Delta\|_2)`.
 
-    Returns ``(delta, clipped)``. ``None`` disables clipping.
+    One vector (1-d): returns ``(delta, clipped)``. Several (2-d, one per row, e.g. all clients'
+    gradients of a batched federated step): each row is clipped on its own; returns
+    ``(deltas, clipped rows)``. ``None`` disables clipping. Used for update norms here and for
+    gradient norms by the federated loop (`fsnn_theory.federated.algorithms`).
     """
     if max_norm is None:
         return delta, False
+    if delta.ndim == 2:
+        norms = np.linalg.norm(delta, axis=1)
+        over = norms > max_norm
+        return delta * np.where(over, max_norm / np.where(over, norms, 1.0), 1.0)[:, None], over
     norm = float(np.sqrt(np.dot(delta, delta)))
     if norm > max_norm:
         return delta * (max_norm / norm), True
@@ -572,152 +584,3 @@ def train(
         stopped_early=stopped_early,
         seconds=time.perf_counter() - start_all,
     )
-
-
-# --------------------------------------------------------------------------------------------
-# The two data sets: loading, network and training recipe (used by `fsnn train` and experiments)
-# --------------------------------------------------------------------------------------------
-
-DATASET_NAMES = ("yin-yang", "digits")
-
-
-def load_dataset(name: str, *, train_size: int | None = None, seed: int = 0) -> Dataset:
-    """``"yin-yang"``: the standard splits 5000/1000/1000 (seeds 42/41/40; ``train_size`` takes a
-    prefix of the training split); ``"digits"``: scikit-learn's 8x8 digits, stratified
-    1078/270/449 split with ``seed`` (``train_size`` takes the first training samples)."""
-    check_choice("dataset", name, DATASET_NAMES)
-    from fsnn_theory.data import digits_dataset, yin_yang_dataset
-
-    if name == "yin-yang":
-        size = 5000 if train_size is None else check_int("train_size", train_size, low=1)
-        return yin_yang_dataset(train_size=size)
-    ds = digits_dataset(seed=check_int("seed", seed, low=0))
-    if train_size is None:
-        return ds
-    size = check_int("train_size", train_size, low=1, high=ds.train.n_samples)
-    return Dataset(ds.name, Split(ds.train.X[:size], ds.train.y[:size]), ds.validation, ds.test,
-                   ds.n_classes, ds.feature_range, ds.class_names)
-
-
-DEFAULT_HIDDEN = {"yin-yang": (120,), "digits": (100,)}
-DEFAULT_EPOCHS = {"yin-yang": 300, "digits": 150}
-DEFAULT_INPUT_NOISE = {"yin-yang": 0.0, "digits": 0.2}
-
-
-def make_classifier(
-    dataset: str,
-    hidden: int | tuple[int, ...] | None = None,
-    model: str = "lif",
-    *,
-    tau_m: float | None = None,
-    tau_s: float = 1.0,
-) -> SNNClassifier:
-    """The network used for ``dataset`` (`fsnn_theory.network.yin_yang_classifier` /
-    `digits_classifier`); ``hidden`` = hidden layer size(s) (default 120 / 100), ``model`` in
-    {"lif", "nlif"} (LIF default tau_m = 2 tau_s)."""
-    from fsnn_theory.network import digits_classifier, yin_yang_classifier
-    from fsnn_theory.neurons import MODEL_NAMES
-
-    check_choice("dataset", dataset, DATASET_NAMES)
-    check_choice("model", model, MODEL_NAMES)
-    hidden = DEFAULT_HIDDEN[dataset] if hidden is None else hidden
-    hidden_t = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
-    hidden_t = tuple(check_int(f"hidden[{i}]", h, low=1) for i, h in enumerate(hidden_t))
-    build = yin_yang_classifier if dataset == "yin-yang" else digits_classifier
-    return build(hidden_t, model, tau_s=tau_s, tau_m=tau_m)
-
-
-def default_training_config(
-    dataset: str,
-    *,
-    epochs: int | None = None,
-    seed: int = 0,
-    optimizer: str = "adam",
-    learning_rate: float | None = None,
-    batch_size: int | None = None,
-    patience: int | None = None,
-    input_noise: float | None = None,
-) -> TrainingConfig:
-    """The training recipe for ``dataset``.
-
-    Both follow Göltz et al. 2021 (their ``yin_yang.yaml``): Adam lr 0.005, batch 150, lr x0.95
-    every 20 epochs, per-spike gradient guard 0.2, weight bumping 0.0005 (their units) when more
-    than 30 % of the hidden (sample, neuron) pairs are silent or any output is silent; 300 epochs
-    for Yin-Yang, 150 for digits. One deliberate change: an output counts as silent for bumping
-    only if it is the sample's label neuron (``output_rule="label"``; silent wrong-class outputs
-    are what the cross-entropy asks for, and bumping them skipped most gradient steps).
-    Digits also get Göltz et al.'s MNIST regulariser, Gaussian jitter of the training input spike
-    times (``input_noise``, default 0.2 ms = 0.2 tau_s for digits, 0 for Yin-Yang).
-    """
-    check_choice("dataset", dataset, DATASET_NAMES)
-    epochs = DEFAULT_EPOCHS[dataset] if epochs is None else epochs
-    lr = 0.005 if learning_rate is None else learning_rate
-    bs = 150 if batch_size is None else batch_size
-    return TrainingConfig(
-        epochs=epochs,
-        batch_size=bs,
-        seed=seed,
-        optimizer=OptimizerConfig(optimizer, lr),
-        schedule=StepDecay(20, 0.95),
-        bumping=WeightBumping(output_rule="label"),
-        early_stopping=EarlyStopping(patience),
-        max_dw_norm=0.2,
-        eval_batch=250,
-        input_noise=DEFAULT_INPUT_NOISE[dataset] if input_noise is None else input_noise,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Recipes: a JSON description of one training run (experiments cache their results by it)
-# --------------------------------------------------------------------------------------------
-
-RECIPE_KEYS = (
-    "dataset", "train_size", "hidden", "model", "tau_m", "tau_s",
-    "epochs", "batch_size", "optimizer", "learning_rate", "patience", "input_noise",
-)
-
-
-def recipe(dataset: str, mode: str = "full", **overrides) -> dict:
-    """A JSON-serialisable training recipe for ``dataset`` in experiment ``mode``.
-
-    ``"full"``: the paper sizes (`default_training_config`, all training data, default hidden
-    size); ``"quick"``: a small run of a few seconds (fewer training samples, hidden units and
-    epochs, a larger learning rate). ``overrides`` replace single keys (`RECIPE_KEYS`).
-    """
-    check_choice("dataset", dataset, DATASET_NAMES)
-    check_choice("mode", mode, ("quick", "full"))
-    if mode == "full":
-        rec = {
-            "dataset": dataset, "train_size": None, "hidden": list(DEFAULT_HIDDEN[dataset]), "model": "lif",
-            "tau_m": None, "tau_s": 1.0, "epochs": DEFAULT_EPOCHS[dataset], "batch_size": 150,
-            "optimizer": "adam", "learning_rate": 0.005, "patience": None,
-            "input_noise": DEFAULT_INPUT_NOISE[dataset],
-        }
-    else:
-        rec = {
-            "dataset": dataset, "train_size": 1000 if dataset == "yin-yang" else None,
-            "hidden": [40] if dataset == "yin-yang" else [40], "model": "lif", "tau_m": None, "tau_s": 1.0,
-            "epochs": 20 if dataset == "yin-yang" else 10, "batch_size": 50,
-            "optimizer": "adam", "learning_rate": 0.01, "patience": None,
-            "input_noise": DEFAULT_INPUT_NOISE[dataset],
-        }
-    unknown = set(overrides) - set(RECIPE_KEYS)
-    if unknown:
-        raise ValueError(f"unknown recipe keys {sorted(unknown)}; allowed: {', '.join(RECIPE_KEYS)}")
-    rec.update(overrides)
-    return rec
-
-
-def run_recipe(rec: dict, seed: int) -> tuple[SNNClassifier, Dataset, TrainingResult]:
-    """Build the data set, network and configuration of ``rec`` and train with ``seed``."""
-    missing = [k for k in RECIPE_KEYS if k not in rec]
-    if missing:
-        raise ValueError(f"recipe lacks keys {missing}; needs: {', '.join(RECIPE_KEYS)}")
-    dataset = load_dataset(rec["dataset"], train_size=rec["train_size"])
-    model = make_classifier(rec["dataset"], tuple(rec["hidden"]), rec["model"], tau_m=rec["tau_m"], tau_s=rec["tau_s"])
-    config = default_training_config(
-        rec["dataset"], epochs=rec["epochs"], seed=seed, optimizer=rec["optimizer"],
-        learning_rate=rec["learning_rate"], batch_size=rec["batch_size"], patience=rec["patience"],
-        input_noise=rec["input_noise"],
-    )
-    return model, dataset, train(model, dataset, config)

@@ -18,7 +18,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from fsnn_theory.theory import regularity as R  # noqa: E402
-from fsnn_theory.experiment import write_text_atomic  # noqa: E402
+from fsnn_theory.files import write_text_atomic  # noqa: E402
+from fsnn_theory.theory.statements import read_statement, theorem_tex  # noqa: E402
 from fsnn_theory.theory import symbolic as S  # noqa: E402
 
 NAME = "clock_driven_error"
@@ -32,6 +33,8 @@ u, lam = sp.symbols("u lambda", nonnegative=True)
 CLAIMS: dict[str, sp.Expr] = {
     "omega_linear_max": h**2 / 4,  # max over the step of (t - alpha)(beta - t)
     "omega_hermite_max": h**4 / 16,  # max of (t - alpha)^2 (t - beta)^2
+    "linear_remainder_factor": sp.Rational(1, 2),  # e = V2(xi)/2 (t - alpha)(t - beta)
+    "hermite_remainder_factor": sp.Rational(1, 24),  # e = V4(xi)/24 (t - alpha)^2 (t - beta)^2
     "eps_linear": D2 * h**2 / 8,
     "eps_hermite": D4 * h**4 / 384,
     "radius": (sl - sp.sqrt(sl**2 - 2 * D2 * ep)) / D2,  # smaller root of s u - D u^2/2 = eps
@@ -65,6 +68,55 @@ def step_linear_interpolation_error():
     S.assert_identity(omega.subs(t, crit), CLAIMS["omega_linear_max"], "max (t-alpha)(beta-t)")
     S.assert_identity(sp.Rational(1, 2) * D2 * CLAIMS["omega_linear_max"], CLAIMS["eps_linear"], "eps_linear")
     S.assert_identity(CLAIMS["eps_linear"], S.discretisation_bound_expressions()["eps_linear"], "symbolic module")
+
+
+@step
+def step_linear_remainder_general():
+    """Linear interpolation of a general C^2 function V (an undefined sympy function, not a polynomial):
+    the Rolle auxiliary g(x) = e(x) - E w(x)/w(t), E = e(t), vanishes at alpha, beta and t, and
+    solving g''(xi) = 0 for E gives E = V''(xi) (t - alpha)(t - beta)/2."""
+    V = sp.Function("V")
+    x, tt, xi, E = sp.symbols("x t_0 xi E", real=True)
+    beta = al + h
+    lin = V(al) + (V(beta) - V(al)) * (x - al) / h
+    e = V(x) - lin
+    w = (x - al) * (x - beta)
+    g = e - E * w / w.subs(x, tt)
+    for point in (al, beta):
+        S.assert_identity(g.subs(x, point).doit(), 0, f"g({point}) = 0")
+    S.assert_identity(g.subs(x, tt).subs(E, e.subs(x, tt)).doit(), 0, "g(t) = 0 with E = e(t)")
+    g2 = sp.diff(g, x, 2)
+    (E_sol,) = sp.solve(sp.Eq(g2.subs(x, xi).doit(), 0), E)
+    factor = sp.simplify(E_sol / (sp.diff(V(xi), xi, 2) * (tt - al) * (tt - beta)))
+    S.assert_identity(factor, CLAIMS["linear_remainder_factor"], "e(t) = V2(xi)/2 (t - alpha)(t - beta)")
+    # so |e| <= factor D_2 max (t - alpha)(beta - t): the derived factor gives eps_linear
+    S.assert_identity(factor * D2 * CLAIMS["omega_linear_max"], CLAIMS["eps_linear"], "eps_linear = D_2 h^2/8")
+
+
+@step
+def step_hermite_remainder_general():
+    """Cubic Hermite of a general C^4 function V: g = e - E w/w(t), w = (x-alpha)^2 (x-beta)^2, has
+    double zeros at alpha and beta and a zero at t (five with multiplicity), and solving
+    g^(4)(xi) = 0 for E gives E = V^(4)(xi) w(t)/24 (the interpolant is cubic: its 4th derivative is 0)."""
+    V = sp.Function("V")
+    x, tt, xi, E = sp.symbols("x t_0 xi E", real=True)
+    v0, d0, v1, d1 = sp.symbols("v0 vdot0 v1 vdot1", real=True)
+    beta = al + h
+    p = (v0 * H00 + h * d0 * H10 + v1 * H01 + h * d1 * H11).subs(sig, (x - al) / h)
+    data = {v0: V(al), d0: sp.diff(V(x), x).subs(x, al), v1: V(beta), d1: sp.diff(V(x), x).subs(x, beta)}
+    e = V(x) - p.subs(data)
+    w = ((x - al) * (x - beta)) ** 2
+    g = e - E * w / w.subs(x, tt)
+    for point in (al, beta):
+        S.assert_identity(g.subs(x, point).doit(), 0, f"g({point}) = 0")
+        S.assert_identity(sp.diff(g, x).subs(x, point).doit(), 0, f"g'({point}) = 0")
+    S.assert_identity(g.subs(x, tt).subs(E, e.subs(x, tt)).doit(), 0, "g(t) = 0 with E = e(t)")
+    S.assert_identity(sp.diff(p, x, 4), 0, "the interpolant is cubic")
+    g4 = sp.diff(g, x, 4)
+    (E_sol,) = sp.solve(sp.Eq(g4.subs(x, xi).doit(), 0), E)
+    factor = sp.simplify(E_sol / (sp.diff(V(xi), xi, 4) * w.subs(x, tt)))
+    S.assert_identity(factor, CLAIMS["hermite_remainder_factor"], "e(t) = V4(xi)/24 (t - alpha)^2 (t - beta)^2")
+    S.assert_identity(factor * D4 * CLAIMS["omega_hermite_max"], CLAIMS["eps_hermite"], "eps_hermite = D_4 h^4/384")
 
 
 @step
@@ -178,7 +230,8 @@ def latex_summary() -> str:
         r"\begin{align}",
         r"0 \le t_\mathrm{rec} - t^* &< dt \qquad (dt \le 2 s_{\min}/D_2), \\",
         rf"|t_\mathrm{{lin}} - t^*| &\le r\big({L(B['eps_linear'])}\big) = {L(B['linear_leading'])} + O(dt^4), \\",
-        rf"|t_\mathrm{{Hermite}} - t^*| &\le r\big({L(B['eps_hermite'])}\big) = {L(B['hermite_leading'])} + O(dt^8), \\",
+        rf"|t_\mathrm{{Hermite}} - t^*| &\le r\big({L(B['eps_hermite'])}\big) = {L(B['hermite_leading'])} + O(dt^8)"
+        rf"\qquad \big(2 D_2 \cdot {L(B['eps_hermite'])} \le s_{{\min}}^2\big), \\",
         rf"r(\epsilon) &= {L(S.crossing_radius(S.eps))} \qquad (dt \le s_{{\min}}/D_2).",
         r"\end{align}",
     ]) + "\n"
@@ -187,7 +240,9 @@ def latex_summary() -> str:
 def main(out_dir=None) -> Path:
     run_checks()
     out = Path(out_dir) if out_dir is not None else ROOT / "paper" / "generated"
-    return write_text_atomic(latex_summary(), out / f"{NAME}.tex")
+    # the statement is the front matter of proofs/<NAME>.md; the display is what this check derived
+    text = theorem_tex(read_statement(NAME), latex_summary(), "proofs/check_clock_driven_error.py")
+    return write_text_atomic(text, out / f"{NAME}.tex")
 
 
 if __name__ == "__main__":

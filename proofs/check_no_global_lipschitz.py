@@ -21,7 +21,8 @@ if str(ROOT) not in sys.path:
 
 from fsnn_theory.neurons import LIF, NLIF  # noqa: E402
 from fsnn_theory.theory import regularity as R  # noqa: E402
-from fsnn_theory.experiment import write_text_atomic  # noqa: E402
+from fsnn_theory.files import write_text_atomic  # noqa: E402
+from fsnn_theory.theory.statements import read_statement, theorem_tex  # noqa: E402
 from fsnn_theory.theory import symbolic as S  # noqa: E402
 
 NAME = "no_global_lipschitz"
@@ -57,8 +58,12 @@ def step_grazing():
     # slope at the crossing: V' decreases at rate <= D from v = V'(t*) to 0 at the peak, so
     # V(s_p) - theta >= int_0^{v/D} (v - D x) dx = v^2/(2D); with V(s_p) - theta = theta delta:
     xx = sp.Symbol("x", nonnegative=True)
-    S.assert_identity(sp.integrate(v - D * xx, (xx, 0, v / D)), v**2 / (2 * D), "area under the slope")
-    S.assert_identity(2 * D * (th * delta), CLAIMS["grazing_slope_sq"], "v^2 <= 2 D theta delta")
+    area = sp.integrate(v - D * xx, (xx, 0, v / D))
+    S.assert_identity(area, v**2 / (2 * D), "area under the slope")
+    # the largest slope compatible with area <= theta delta: solve area = theta delta for v
+    roots = [r for r in sp.solve(sp.Eq(area, th * delta), v) if r.is_positive is not False]
+    assert len(roots) == 1, f"one positive slope bound, got {roots}"
+    S.assert_identity(roots[0] ** 2, CLAIMS["grazing_slope_sq"], "v^2 <= 2 D theta delta")
     # NLIF: no peak; t* = tau ln(w/(w - theta)) diverges with an unbounded derivative
     t_n = CLAIMS["nlif_t"]
     S.assert_identity((1 - sp.exp(-t_n / ts)) * w, th, "NLIF single input: V(t*) = theta")
@@ -69,8 +74,15 @@ def step_grazing():
 @step
 def step_late_rescue():
     """(b) a second input of weight 2 w_c at t_2 fires the neuron by t_2 + s_p whatever input 1 does."""
-    wc = th / km
-    S.assert_identity(2 * wc * km - th, th, "V(t_2 + s_p) - theta >= 2 w_c kappa_max - theta = theta > 0")
+    # for each kernel regime: the peak is solved from kappa' = 0 (symbolic.kernel_extrema), w_c = theta/kappa_max,
+    # and V(t_2 + s_p) - theta >= 2 w_c kappa(s_p) - theta (input 1 excitatory) is evaluated there
+    for regime in ("alpha", "double"):
+        kappa = S.kernel(regime)
+        peak = sp.solve(sp.diff(kappa, s), s)
+        assert len(peak) == 1, f"{regime}: one peak"
+        kmax = sp.simplify(kappa.subs(s, peak[0]))
+        S.assert_identity(kmax, S.kernel_extrema(regime).kappa_max, f"{regime}: kappa_max at the solved peak")
+        S.assert_identity(2 * (th / kmax) * kappa.subs(s, peak[0]) - th, th, f"{regime}: V(t_2 + s_p) - theta = theta > 0")
 
 
 @step
@@ -167,7 +179,9 @@ def latex_summary() -> str:
 def main(out_dir=None) -> Path:
     run_checks()
     out = Path(out_dir) if out_dir is not None else ROOT / "paper" / "generated"
-    return write_text_atomic(latex_summary(), out / f"{NAME}.tex")
+    # the statement is the front matter of proofs/<NAME>.md; the display is what this check derived
+    text = theorem_tex(read_statement(NAME), latex_summary(), "proofs/check_no_global_lipschitz.py")
+    return write_text_atomic(text, out / f"{NAME}.tex")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from fsnn_theory.theory import regularity as R  # noqa: E402
-from fsnn_theory.experiment import write_text_atomic  # noqa: E402
+from fsnn_theory.files import write_text_atomic  # noqa: E402
+from fsnn_theory.theory.statements import read_statement, theorem_tex  # noqa: E402
 from fsnn_theory.theory import symbolic as S  # noqa: E402
 
 NAME = "spike_causal_communication"
@@ -34,6 +35,8 @@ CLAIMS: dict[str, object] = {
     "uniform_q": pi_ * (1 - a / (2 * b)),
     # bitmap message beats dense float32 iff density < (31 d - 1)/(32 d)
     "bitmap_crossover": (31 * d - 1) / (32 * d),
+    # second derivative of the binary entropy (bits): negative, so H_2 is concave
+    "entropy_curvature": -1 / (rho * (1 - rho) * sp.log(2)),
 }
 
 STEPS = S.ProofSteps()
@@ -123,6 +126,25 @@ def run_checks() -> list[str]:
     return STEPS.run()
 
 
+@step
+def step_entropy_baseline():
+    """H_2'' < 0 (diff of the definition), and d H_2(rho) = -E log2 P(support) for i.i.d. entries (d = 3)."""
+    H = -(rho * sp.log(rho) + (1 - rho) * sp.log(1 - rho)) / sp.log(2)
+    S.assert_identity(sp.diff(H, rho, 2), CLAIMS["entropy_curvature"], "H_2''")
+    # rho in (0, 1): rho (1 - rho) > 0, so the curvature is negative
+    x = sp.Symbol("x", positive=True)
+    S.assert_nonnegative(-CLAIMS["entropy_curvature"].subs(rho, x / (1 + x)), "-H_2'' > 0 on (0, 1)")
+    # expectation over the 2^3 supports of -log2 P(support), summed exactly
+    total = 0
+    for bits in itertools.product((0, 1), repeat=3):
+        k = sum(bits)
+        prob = rho**k * (1 - rho) ** (3 - k)
+        total += prob * (-sp.log(prob) / sp.log(2))
+    S.assert_identity(sp.expand_log(total, force=True), sp.expand_log(3 * H, force=True), "entropy of 3 i.i.d. entries")
+    for dn, r in ((600, 0.05), (15, 0.5), (1000, 1e-3)):
+        np.testing.assert_allclose(R.support_entropy_bits(dn, r).value, float(dn * H.subs(rho, r)), rtol=1e-12)
+
+
 def latex_summary() -> str:
     L = S.latex
     return "\n".join([
@@ -139,7 +161,9 @@ def latex_summary() -> str:
 def main(out_dir=None) -> Path:
     run_checks()
     out = Path(out_dir) if out_dir is not None else ROOT / "paper" / "generated"
-    return write_text_atomic(latex_summary(), out / f"{NAME}.tex")
+    # the statement is the front matter of proofs/<NAME>.md; the display is what this check derived
+    text = theorem_tex(read_statement(NAME), latex_summary(), "proofs/check_spike_causal_communication.py")
+    return write_text_atomic(text, out / f"{NAME}.tex")
 
 
 if __name__ == "__main__":

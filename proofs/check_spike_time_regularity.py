@@ -25,7 +25,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from fsnn_theory.neurons import LIF, NLIF  # noqa: E402
 from fsnn_theory.theory import regularity as R  # noqa: E402
-from fsnn_theory.experiment import write_text_atomic  # noqa: E402
+from fsnn_theory.files import write_text_atomic  # noqa: E402
+from fsnn_theory.theory.statements import read_statement, theorem_tex  # noqa: E402
 from fsnn_theory.theory import symbolic as S  # noqa: E402
 
 NAME = "spike_time_regularity"
@@ -317,7 +318,9 @@ def main(out_dir=None) -> Path:
     """Run the checks, then write ``<out_dir>/spike_time_regularity.tex``; return its path."""
     run_checks()
     out = Path(out_dir) if out_dir is not None else ROOT / "paper" / "generated"
-    return write_text_atomic(latex_summary(), out / f"{NAME}.tex")
+    # the statement is the front matter of proofs/<NAME>.md; the display is what this check derived
+    text = theorem_tex(read_statement(NAME), latex_summary(), "proofs/check_spike_time_regularity.py")
+    return write_text_atomic(text, out / f"{NAME}.tex")
 
 
 if __name__ == "__main__":

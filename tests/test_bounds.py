@@ -559,3 +559,42 @@ def test_preconditions_at_the_limit_are_accepted():
     B.yu2019_local_sgd_bound(**dict(YU_OK, gamma=0.5))
     B.scaffold_nonconvex_bound(**SC_OK)  # h = 2*(1/48)*2 = 1/12 = 1/(24*0.5)
     B.stich2018_memsgd_bound(**dict(MS_OK, a=B.memsgd_min_shift(5.0, 4, 2)))
+
+
+def test_provenance_labels_are_honest():
+    # recalled statements and secondary constants are never offered as rigorous values
+    yu = B.yu2019_local_sgd_bound(T=10, gamma=0.1, I=2, L=1.0, G=1.0, sigma2=1.0, N=2, f0_gap=1.0)
+    assert yu.source_checked == "recalled" and not yu.rigorous
+    sc = B.scaffold_nonconvex_bound(T=10, eta_l=0.001, eta_g=1.0, K=2, S=2, N=2, beta=1.0, sigma2=1.0, f0_gap=1.0)
+    assert sc.source_checked == "secondary" and not sc.rigorous
+    assert B.li2020_fedavg_bound(T=2, E=1, L=1.0, mu=0.5, sigma2=[1.0], G=1.0, Gamma=0.0, w1_dist2=1.0,
+                                 p=[1.0]).source_checked == "verbatim"
+    # QSGD Corollary 3.3 needs s = sqrt(d): an integer only for a perfect square d
+    assert B.qsgd_dense_bits_bound(64).rigorous and not B.qsgd_dense_bits_bound(63).rigorous
+    assert not B.qsgd_dense_bits_bound(np.array([64, 63])).rigorous
+    with pytest.raises(ValueError, match="source_checked"):
+        B.Bound(value=1.0, kind="upper", theorem="t", quantity="q", source_checked="read somewhere")
+
+
+def test_ef21_by_hand():
+    # alpha = 1/4: theta = 1 - sqrt(3)/2, beta = (3/4)/theta, sqrt(beta/theta) = sqrt(3)/2 / theta
+    theta = 1 - math.sqrt(3) / 2
+    limit = 1 / (2.0 + 3.0 * (math.sqrt(3) / 2) / theta)
+    assert B.ef21_step_limit(2.0, 3.0, 0.25) == pytest.approx(limit, rel=1e-14)
+    b = B.ef21_bound(T=[10, 20], gamma=limit, L=2.0, L_tilde=3.0, alpha=0.25, f0_gap=5.0, G0=0.3)
+    np.testing.assert_allclose(b.value, [2 * 5 / (limit * 10) + 0.3 / (theta * 10),
+                                         2 * 5 / (limit * 20) + 0.3 / (theta * 20)], rtol=1e-14)
+    assert b.kind == "upper" and b.source_checked == "recalled" and not b.rigorous
+    with pytest.raises(ValueError, match="gamma must be <="):
+        B.ef21_bound(T=1, gamma=1.01 * limit, L=2.0, L_tilde=3.0, alpha=0.25, f0_gap=1.0)
+    with pytest.raises(ValueError, match="alpha must lie in"):
+        B.ef21_step_limit(1.0, 1.0, 0.0)
+
+
+def test_ceil_log2_is_exact_at_and_around_every_power_of_two():
+    # independent: Python's exact integer bit_length, ceil(log2 d) = (d - 1).bit_length()
+    d = sorted({max(1, (1 << e) + k) for e in range(0, 62) for k in (-1, 0, 1)} | set(range(1, 70)))
+    got = B.ceil_log2(np.array(d, dtype=np.int64))
+    assert got.tolist() == [(x - 1).bit_length() for x in d]
+    # float input holding integers (how Theorem 4 passes d) gives the same answer
+    assert B.ceil_log2(np.array([1024.0, 1025.0])).tolist() == [10, 11]

@@ -1,4 +1,4 @@
-"""Tests for fsnn_theory.theory.estimate: every estimate against an independent computation.
+"""Tests for fsnn_theory.studies.estimate: every estimate against an independent computation.
 
 Hessians against finite differences of the model's own gradient; variances against a direct
 Monte-Carlo of minibatch gradients drawn with replacement; optima against scipy's BFGS run here;
@@ -15,7 +15,7 @@ from fsnn_theory.data import Split
 from fsnn_theory.federated.algorithms import FederatedConfig, StepSchedule, run_federated
 from fsnn_theory.federated.logreg import LogisticRegressionModel, smoothness_constant
 from fsnn_theory.federated.partition import dirichlet_partition, iid_partition
-from fsnn_theory.theory import estimate as est
+from fsnn_theory.studies import estimate as est
 
 
 def toy(n=60, F=4, C=3, l2=0.05, seed=0):

@@ -1,4 +1,6 @@
-"""The experiment spine: files written, skip, rerun, resume, atomicity, determinism, CLI.
+"""The experiment spine: files written, skip, rerun, resume, atomicity, determinism, CLI; declared
+chunks (ctx.map, schedulers), staleness from code edits (a temporary package on sys.path),
+prerequisites and artefacts, `fsnn reproduce --status`.
 
 Every test drives a tiny fake experiment defined here (not registered in `experiments`), whose
 chunks count how often they are computed, so "not recomputed" is an observable fact.
@@ -23,16 +25,16 @@ from matplotlib.figure import Figure
 import experiments
 from fsnn_theory import __version__
 from fsnn_theory.cli import main
+from fsnn_theory.context import RunContext, read_npz, serial_scheduler, write_npz_atomic
 from fsnn_theory.experiment import (
-    RunContext,
+    PrerequisiteError,
     check_experiment_module,
-    config_hash,
-    read_csv_exact,
+    experiment_status,
+    plan,
     run_experiment,
-    save_figure_atomic,
-    write_csv_atomic,
-    write_json_atomic,
+    source_files,
 )
+from fsnn_theory.files import config_hash, read_csv_exact, save_figure_atomic, write_csv_atomic, write_json_atomic
 
 OUTPUT_FILES = ("config.json", "data.csv", "figure.pdf", "figure.png")
 
@@ -76,11 +78,9 @@ def make_fake(name: str = "fake_precision") -> types.ModuleType:
         return expected_chunk(config, k)
 
     def run(config: dict, ctx: RunContext) -> pd.DataFrame:
-        n = config["n_chunks"]
-        frames = [
-            ctx.cached(f"chunk{k}", partial(compute, config, k))
-            for k in ctx.progress(range(1, n + 1), desc="chunks", total=n)
-        ]
+        # declared chunks; the key names the chunk and seeds it (chunk k <- "chunk<k>")
+        keys = [f"chunk{k}" for k in range(1, config["n_chunks"] + 1)]
+        frames = ctx.map(lambda key: compute(config, int(key.removeprefix("chunk"))), keys, desc="chunks")
         ctx.log("all chunks done")
         return pd.concat(frames, ignore_index=True)
 
@@ -176,7 +176,7 @@ def test_every_write_is_fsynced(fake, tmp_path, fsync_spy):
     run_experiment(fake, "quick", tmp_path, quiet=True)
     out = tmp_path / fake.NAME
     written = [p for p in out.rglob("*") if p.is_file()]
-    # config, data, 2 figures, manifest, 4 parts, the parts' config-hash marker
+    # config, data, 2 figures, manifest, 4 parts, the parts' run-key marker
     assert len(written) == 10
     assert fsync_spy["file"] == len(written)
     assert fsync_spy["dir"] == len(written)  # each rename is made durable too
@@ -214,8 +214,9 @@ def test_changed_config_reruns_and_discards_old_parts(fake, tmp_path):
     cfg = fake.config("quick")
     assert_frame_exact(pd.read_csv(out / "data.csv"), expected_data(cfg))
     assert sorted(p.name for p in (out / "parts").glob("*.csv")) == ["chunk1.csv", "chunk2.csv"]
-    assert (out / "parts" / "config_hash.txt").read_text().strip() == config_hash(cfg)
-    assert json.loads((out / "config.json").read_text())["config"] == cfg
+    stored = json.loads((out / "config.json").read_text())
+    assert stored["config"] == cfg and stored["config_hash"] == config_hash(cfg)
+    assert (out / "parts" / "run_key.txt").read_text().strip() == stored["run_key"]
 
 
 @pytest.mark.parametrize(
@@ -459,3 +460,447 @@ def test_cli_repeated_only_flags_accumulate(monkeypatch, capsys, tmp_path):
     rows = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()[2:]}
     assert rows == {"first_exp": "ran", "third_exp": "ran"}
     assert not (tmp_path / "second_exp").exists()
+
+
+# ---- declared chunks: ctx.map and the scheduler -------------------------------------------------
+
+
+def reversed_scheduler(jobs, progress=iter):
+    """A scheduler that runs the chunks in the opposite order (as a cluster might)."""
+    for job in reversed(list(jobs)):
+        job()
+
+
+def test_chunk_order_does_not_change_the_results(tmp_path):
+    a, b = make_fake(), make_fake()
+    run_experiment(a, "quick", tmp_path / "a", quiet=True)
+    run_experiment(b, "quick", tmp_path / "b", quiet=True, scheduler=reversed_scheduler)
+    assert dict(b.calls) == {1: 1, 2: 1, 3: 1, 4: 1}
+    for name in ("data.csv", "figure.png"):
+        assert (tmp_path / "a" / a.NAME / name).read_bytes() == (tmp_path / "b" / b.NAME / name).read_bytes()
+
+
+def test_map_returns_chunks_in_key_order_and_reuses_stored_ones(tmp_path):
+    calls = []
+
+    def fn(key):
+        calls.append(key)
+        return pd.DataFrame({"key": [key], "x": [len(key) / 3.0]})
+
+    ctx = RunContext(name="fake", mode="quick", out_dir=tmp_path, config_hash="0", quiet=True,
+                     scheduler=reversed_scheduler)
+    frames = ctx.map(fn, ["b", "a", "cc"])
+    assert [f["key"].iloc[0] for f in frames] == ["b", "a", "cc"]
+    assert calls == ["cc", "a", "b"]  # run in the scheduler's order, returned in key order
+    assert frames[2]["x"].iloc[0] == 2.0 / 3.0
+    again = ctx.map(fn, ["cc", "d"])
+    assert calls[3:] == ["d"] and ctx.parts_computed == ["b", "a", "cc", "d"]
+    assert ctx.parts_reused == ["cc"]
+    assert_frame_exact(again[0], frames[2])
+
+
+def test_map_rejects_bad_keys_and_lazy_schedulers(tmp_path):
+    ctx = RunContext(name="fake", mode="quick", out_dir=tmp_path, config_hash="0", quiet=True)
+    with pytest.raises(ValueError, match="unique"):
+        ctx.map(lambda k: pd.DataFrame({"k": [k]}), ["a", "a"])
+    with pytest.raises(ValueError, match="key"):
+        ctx.map(lambda k: pd.DataFrame({"k": [k]}), ["ok", "../evil"])
+    with pytest.raises(TypeError, match="DataFrame"):
+        ctx.map(lambda k: [k], ["x"])
+    lazy = RunContext(name="fake", mode="quick", out_dir=tmp_path, config_hash="0", quiet=True,
+                      scheduler=lambda jobs, progress=iter: None)
+    with pytest.raises(RuntimeError, match="did not store"):
+        lazy.map(lambda k: pd.DataFrame({"k": [k]}), ["never"])
+
+
+# ---- staleness: code edits rerun, unrelated edits do not ---------------------------------------
+
+_PKG_COUNTER = iter(range(10**6))
+
+STALE_FILES = {
+    "__init__.py": '"""Stand-in for the registry package: it lists experiments, they do not use it."""\n',
+    "consts.py": "WIDTH = 1.0\n",
+    "helper.py": "from {pkg}.deep import leaf\n\n\ndef shift():\n    return leaf.OFFSET\n",
+    "deep/__init__.py": "",
+    "deep/leaf.py": "OFFSET = 0.25\n",
+    "unrelated.py": "Y = 2\n",
+    "exp.py": '''from functools import partial
+
+import numpy as np
+import pandas as pd
+
+from {pkg} import consts
+
+NAME = "stale_fake"
+TITLE = "an experiment in a temporary package"
+LOC = 1.5
+FAIL_AT = None
+
+
+def config(mode):
+    return {{"n": 3, "seed": 7}}
+
+
+def _chunk(cfg, key):
+    from .helper import shift  # relative and function-local: still part of the closure
+
+    if key == FAIL_AT:
+        raise RuntimeError("simulated crash in " + key)
+    rng = np.random.default_rng([cfg["seed"], int(key[1:])])
+    return pd.DataFrame({{"key": key, "x": rng.normal(LOC, consts.WIDTH, size=4) + shift()}})
+
+
+def run(cfg, ctx):
+    return pd.concat(ctx.map(partial(_chunk, cfg), [f"c{{k}}" for k in range(cfg["n"])]), ignore_index=True)
+
+
+def plot(data, cfg):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 2))
+    fig.subplots().plot(data["x"], ".")
+    return fig
+''',
+}
+
+
+def stale_expected(loc: float, width: float, offset: float) -> pd.DataFrame:
+    frames = []
+    for k in range(3):
+        rng = np.random.default_rng([7, k])
+        frames.append(pd.DataFrame({"key": f"c{k}", "x": rng.normal(loc, width, size=4) + offset}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture
+def stale_pkg(tmp_path, monkeypatch):
+    """A package on sys.path whose experiment imports helpers; returns (package dir, loader)."""
+    import importlib
+    import sys
+
+    pkg = f"spinefake{next(_PKG_COUNTER)}"
+    root = tmp_path / "src"
+    for rel, text in STALE_FILES.items():
+        path = root / pkg / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.format(pkg=pkg))
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # an edit within a second must not hit a .pyc
+
+    def load():
+        for mod in [m for m in sys.modules if m == pkg or m.startswith(pkg + ".")]:
+            del sys.modules[mod]
+        importlib.invalidate_caches()
+        return importlib.import_module(f"{pkg}.exp")
+
+    yield root / pkg, load
+    for mod in [m for m in sys.modules if m == pkg or m.startswith(pkg + ".")]:
+        del sys.modules[mod]
+
+
+def edit_file(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_source_closure_is_the_static_import_closure(stale_pkg):
+    pkg_dir, load = stale_pkg
+    files = source_files(load())
+    pkg = pkg_dir.name
+    # exp imports consts (from-import of a module) and, inside a function, .helper; helper imports
+    # deep.leaf (so deep/__init__ runs too). Neither unrelated.py nor the registry __init__ counts.
+    expected = ["exp.py", "consts.py", "helper.py", "deep/__init__.py", "deep/leaf.py"]
+    assert files == {f"{pkg}/{rel}": sha256(pkg_dir / rel) for rel in expected}
+
+
+@pytest.mark.parametrize(
+    "rel, old, new, values",
+    [
+        ("exp.py", "LOC = 1.5", "LOC = 1.6", (1.6, 1.0, 0.25)),  # the experiment itself
+        ("consts.py", "WIDTH = 1.0", "WIDTH = 2.0", (1.5, 2.0, 0.25)),  # a module it imports
+        ("deep/leaf.py", "OFFSET = 0.25", "OFFSET = 0.5", (1.5, 1.0, 0.5)),  # imported indirectly
+    ],
+)
+def test_editing_used_code_reruns_with_no_chunk_reused(stale_pkg, tmp_path, rel, old, new, values):
+    pkg_dir, load = stale_pkg
+    first = run_experiment(load(), "quick", tmp_path / "out", quiet=True)
+    assert (first.status, first.parts_computed) == ("ran", 3)
+    out = tmp_path / "out" / "stale_fake"
+    assert_frame_exact(read_csv_exact(out / "data.csv"), stale_expected(1.5, 1.0, 0.25))
+
+    edit_file(pkg_dir / rel, old, new)
+    module = load()
+    status = experiment_status(module, "quick", tmp_path / "out")
+    assert status.state == "stale"
+    assert status.reasons == (f"code changed: {pkg_dir.name}/{rel}",)
+    res = run_experiment(module, "quick", tmp_path / "out", quiet=True)
+    assert (res.status, res.parts_computed, res.parts_reused) == ("ran", 3, 0)
+    assert_frame_exact(read_csv_exact(out / "data.csv"), stale_expected(*values))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parts_reused"] == 0
+    assert manifest["code_files"][f"{pkg_dir.name}/{rel}"] == sha256(pkg_dir / rel)
+    assert run_experiment(load(), "quick", tmp_path / "out", quiet=True).status == "skipped"
+
+
+def test_chunks_of_a_killed_run_are_not_reused_after_a_code_edit(stale_pkg, tmp_path):
+    pkg_dir, load = stale_pkg
+    module = load()
+    module.FAIL_AT = "c2"
+    with pytest.raises(RuntimeError, match="c2"):
+        run_experiment(module, "quick", tmp_path, quiet=True)
+    assert len(list((tmp_path / "stale_fake" / "parts").glob("*.csv"))) == 2
+    assert experiment_status(module, "quick", tmp_path).state == "missing"
+
+    edit_file(pkg_dir / "helper.py", "return leaf.OFFSET", "return 2 * leaf.OFFSET")
+    res = run_experiment(load(), "quick", tmp_path, quiet=True)
+    assert (res.status, res.parts_computed, res.parts_reused) == ("ran", 3, 0)
+    assert_frame_exact(read_csv_exact(tmp_path / "stale_fake" / "data.csv"), stale_expected(1.5, 1.0, 0.5))
+
+
+def test_editing_unrelated_code_skips(stale_pkg, tmp_path):
+    pkg_dir, load = stale_pkg
+    run_experiment(load(), "quick", tmp_path, quiet=True)
+    edit_file(pkg_dir / "unrelated.py", "Y = 2", "Y = 3")
+    edit_file(pkg_dir / "__init__.py", "Stand-in", "Edited stand-in")
+    module = load()
+    assert experiment_status(module, "quick", tmp_path).state == "complete"
+    assert run_experiment(module, "quick", tmp_path, quiet=True).status == "skipped"
+
+
+# ---- prerequisites and artefacts ----------------------------------------------------------------
+
+
+def make_producer(name: str = "producer") -> types.ModuleType:
+    """Publishes a seeded weight vector as an artefact; config knob ``settings``."""
+    mod = types.ModuleType(name)
+    mod.NAME, mod.TITLE = name, "trains something"
+    mod.settings = {"seed": 5, "n": 6}
+    mod.runs = 0
+    mod.config = lambda mode: dict(mod.settings)
+
+    def run(config, ctx):
+        mod.runs += 1
+        w = np.random.default_rng(config["seed"]).normal(size=config["n"])
+        ctx.artefact("weights.npz", {"w": w, "n": np.array(config["n"])})
+        return pd.DataFrame({"i": np.arange(config["n"]), "w": w})
+
+    mod.run = run
+    mod.plot = lambda data, config: Figure(figsize=(1, 1))
+    return mod
+
+
+def make_consumer(requires=("producer",), name: str = "consumer") -> types.ModuleType:
+    mod = types.ModuleType(name)
+    mod.NAME, mod.TITLE = name, "uses what the producer trained"
+    mod.REQUIRES = tuple(requires)
+    mod.runs = 0
+    mod.config = lambda mode: {"power": 2}
+
+    def run(config, ctx):
+        mod.runs += 1
+        w = ctx.load_artefact("producer", "weights.npz")["w"]
+        return pd.DataFrame({"w_power": w ** config["power"]})
+
+    mod.run = run
+    mod.plot = lambda data, config: Figure(figsize=(1, 1))
+    return mod
+
+
+def test_consumer_reads_the_producers_artefact(tmp_path):
+    producer, consumer = make_producer(), make_consumer()
+    registry = {"producer": producer, "consumer": consumer}
+    with pytest.raises(PrerequisiteError, match="producer.*never run"):
+        run_experiment(consumer, "quick", tmp_path, quiet=True, registry=registry)
+    assert not (tmp_path / "consumer").exists()
+
+    run_experiment(producer, "quick", tmp_path, quiet=True, registry=registry)
+    manifest = json.loads((tmp_path / "producer" / "manifest.json").read_text())
+    listed = {f["path"]: f["sha256"] for f in manifest["files"]}
+    assert listed["artefacts/weights.npz"] == sha256(tmp_path / "producer" / "artefacts" / "weights.npz")
+
+    run_experiment(consumer, "quick", tmp_path, quiet=True, registry=registry)
+    w = np.random.default_rng(5).normal(size=6)
+    np.testing.assert_array_equal(read_csv_exact(tmp_path / "consumer" / "data.csv")["w_power"], w**2)
+    used = json.loads((tmp_path / "consumer" / "manifest.json").read_text())["prerequisites"]
+    assert used["producer"]["artefacts"] == {"artefacts/weights.npz": listed["artefacts/weights.npz"]}
+    assert experiment_status(consumer, "quick", tmp_path, registry).state == "complete"
+
+    # A forced rerun of the producer writes the same bytes: the consumer stays complete.
+    run_experiment(producer, "quick", tmp_path, force=True, quiet=True, registry=registry)
+    assert sha256(tmp_path / "producer" / "artefacts" / "weights.npz") == listed["artefacts/weights.npz"]
+    assert experiment_status(consumer, "quick", tmp_path, registry).state == "complete"
+
+
+def test_changed_or_altered_prerequisite_makes_dependents_stale(tmp_path):
+    producer, consumer = make_producer(), make_consumer()
+    registry = {"producer": producer, "consumer": consumer}
+    run_experiment(producer, "quick", tmp_path, quiet=True, registry=registry)
+    run_experiment(consumer, "quick", tmp_path, quiet=True, registry=registry)
+
+    with open(tmp_path / "producer" / "artefacts" / "weights.npz", "ab") as fh:
+        fh.write(b"x")
+    assert experiment_status(producer, "quick", tmp_path, registry).reasons == (
+        "files altered: artefacts/weights.npz",)
+    assert experiment_status(consumer, "quick", tmp_path, registry).reasons == ("prerequisite producer stale",)
+    with pytest.raises(PrerequisiteError, match="files altered"):
+        run_experiment(consumer, "quick", tmp_path, quiet=True, registry=registry)
+
+    producer.settings = {**producer.settings, "seed": 6}  # a changed prerequisite config
+    assert experiment_status(producer, "quick", tmp_path, registry).reasons == (
+        "config changed", "files altered: artefacts/weights.npz")
+    run_experiment(producer, "quick", tmp_path, quiet=True, registry=registry)
+    status = experiment_status(consumer, "quick", tmp_path, registry)
+    assert status.state == "stale" and status.reasons == ("prerequisite producer changed since this run",)
+    assert run_experiment(consumer, "quick", tmp_path, quiet=True, registry=registry).status == "ran"
+    w = np.random.default_rng(6).normal(size=6)
+    np.testing.assert_array_equal(read_csv_exact(tmp_path / "consumer" / "data.csv")["w_power"], w**2)
+
+
+def test_load_artefact_only_from_declared_prerequisites(tmp_path):
+    producer, consumer = make_producer(), make_consumer()
+    run_experiment(producer, "quick", tmp_path, quiet=True, registry={"producer": producer})
+    ctx = RunContext(name="c", mode="quick", out_dir=tmp_path / "c", config_hash="0", quiet=True,
+                     prerequisites={"producer": tmp_path / "producer"})
+    with pytest.raises(ValueError, match="not a declared prerequisite"):
+        ctx.load_artefact("other", "weights.npz")
+    with pytest.raises(ValueError, match="no artefact"):
+        ctx.load_artefact("producer", "nope.npz")
+    assert ctx.load_artefact("producer", "weights.npz")["n"] == 6
+
+
+def test_plan_orders_prerequisites_first_and_rejects_cycles():
+    p, c = make_producer(), make_consumer()
+    d = make_consumer(requires=("consumer",), name="downstream")
+    registry = {"downstream": d, "consumer": c, "producer": p}
+    assert plan(["downstream"], registry) == ["producer", "consumer", "downstream"]
+    assert plan(["producer", "downstream", "consumer"], registry) == ["producer", "consumer", "downstream"]
+    a, b = make_consumer(("b",), "a"), make_consumer(("a",), "b")
+    with pytest.raises(ValueError, match="cycle: a -> b -> a"):
+        plan(["a"], {"a": a, "b": b})
+    with pytest.raises(ValueError, match="not a registered experiment"):
+        plan(["consumer"], {"consumer": c})
+
+
+def test_cli_only_runs_a_missing_prerequisite_first(monkeypatch, capsys, tmp_path):
+    producer, consumer = make_producer(), make_consumer()
+    monkeypatch.setattr(experiments, "REGISTRY", {"producer": producer, "consumer": consumer})
+    argv = ["reproduce", "--out", str(tmp_path), "--quiet", "--only", "consumer"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()[2:]
+    assert [line.split()[:2] for line in lines] == [["producer", "ran"], ["consumer", "ran"]]
+    producer.settings = {**producer.settings, "n": 3}
+    assert main(argv + ["--force"]) == 0  # --force: the named one; the stale producer reruns anyway
+    lines = capsys.readouterr().out.splitlines()[2:]
+    assert [line.split()[:2] for line in lines] == [["producer", "ran"], ["consumer", "ran"]]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()[2:]
+    assert [line.split()[:2] for line in lines] == [["producer", "skipped"], ["consumer", "skipped"]]
+    assert (producer.runs, consumer.runs) == (2, 2)
+
+
+def test_cli_failed_prerequisite_fails_its_dependents(monkeypatch, capsys, tmp_path):
+    producer, consumer = make_producer(), make_consumer()
+    producer.run = lambda config, ctx: 1 / 0
+    monkeypatch.setattr(experiments, "REGISTRY", {"producer": producer, "consumer": consumer})
+    assert main(["reproduce", "--out", str(tmp_path), "--quiet", "--only", "consumer"]) == 1
+    captured = capsys.readouterr()
+    rows = {line.split()[0]: line.split()[1] for line in captured.out.splitlines()[2:]}
+    assert rows == {"producer": "FAILED", "consumer": "FAILED"}
+    assert "consumer requires producer" in captured.err
+
+
+def test_cli_cycle_is_a_usage_error(monkeypatch, capsys):
+    a, b = make_consumer(("b",), "a"), make_consumer(("a",), "b")
+    monkeypatch.setattr(experiments, "REGISTRY", {"a": a, "b": b})
+    assert main(["reproduce", "--only", "a"]) == 2
+    assert "cycle" in capsys.readouterr().err
+
+
+# ---- fsnn reproduce --status --------------------------------------------------------------------
+
+
+def status_rows(out: str) -> dict[str, tuple[str, str]]:
+    rows = {}
+    for line in out.splitlines()[2:]:
+        name, state, reason = line.split(None, 2)
+        rows[name] = (state, reason.strip())
+    return rows
+
+
+def test_cli_status_lists_complete_stale_missing_with_reasons(monkeypatch, capsys, tmp_path, fake):
+    producer, consumer = make_producer(), make_consumer()
+    monkeypatch.setattr(experiments, "REGISTRY", {fake.NAME: fake, "producer": producer, "consumer": consumer})
+    status = ["reproduce", "--status", "--out", str(tmp_path)]
+    assert main(status) == 0
+    assert set(status_rows(capsys.readouterr().out).values()) == {("missing", "never run")}
+
+    assert main(["reproduce", "--out", str(tmp_path), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(status) == 0
+    assert set(status_rows(capsys.readouterr().out).values()) == {("complete", "-")}
+    assert (fake.plot_calls, producer.runs, consumer.runs) == (1, 1, 1)  # --status runs nothing
+
+    fake.settings = {**fake.settings, "scale": 3.0}
+    with open(tmp_path / "producer" / "data.csv", "ab") as fh:
+        fh.write(b"1,2\n")
+    assert main(status) == 0
+    assert status_rows(capsys.readouterr().out) == {
+        fake.NAME: ("stale", "config changed"),
+        "producer": ("stale", "files altered: data.csv"),
+        "consumer": ("stale", "prerequisite producer stale"),
+    }
+    (tmp_path / fake.NAME / "manifest.json").unlink()
+    assert main(status + ["--only", fake.NAME]) == 0
+    assert status_rows(capsys.readouterr().out) == {
+        fake.NAME: ("missing", "incomplete run (no manifest; stored chunks are reused if the key matches)")}
+    assert main(status + ["--only", "consumer"]) == 0  # --only shows the prerequisites too
+    assert list(status_rows(capsys.readouterr().out)) == ["producer", "consumer"]
+
+
+# ---- deterministic artefacts --------------------------------------------------------------------
+
+
+def test_npz_artefacts_are_exact_and_byte_deterministic(tmp_path, monkeypatch):
+    import time as time_module
+
+    arrays = {"w": np.array([0.1, 1.0 / 3.0, -0.0, np.nextafter(0.0, 1.0)]), "k": np.arange(3)}
+    first = write_npz_atomic(arrays, tmp_path / "a.npz").read_bytes()
+    monkeypatch.setattr(time_module, "time", lambda: 2.0e9)  # a later clock must not matter
+    second = write_npz_atomic(dict(reversed(arrays.items())), tmp_path / "b.npz").read_bytes()
+    assert first == second
+    back = read_npz(tmp_path / "a.npz")
+    np.testing.assert_array_equal(back["w"].view(np.int64), arrays["w"].view(np.int64))
+    with np.load(tmp_path / "a.npz") as npz:  # plain numpy reads it
+        assert sorted(npz.files) == ["k", "w"]
+    with pytest.raises(ValueError, match="non-empty"):
+        write_npz_atomic({}, tmp_path / "c.npz")
+    with pytest.raises(ValueError, match="object"):
+        write_npz_atomic({"o": np.array([{}], dtype=object)}, tmp_path / "c.npz")
+
+
+# ---- the registered experiments ----------------------------------------------------------------
+
+
+def test_registered_prerequisites_come_first_in_paper_order():
+    names = experiments.names()
+    assert plan(names) == names
+    for name, module in experiments.REGISTRY.items():
+        for req in getattr(module, "REQUIRES", ()):
+            assert names.index(req) < names.index(name)
+
+
+def test_registered_closures_follow_function_local_imports_only():
+    root = Path(experiments.__file__).resolve().parent.parent
+    precision = source_files(experiments.get("spike_time_precision"))
+    # fsnn_theory.brian is imported only inside run(); nothing federated is imported at all
+    assert "fsnn_theory/brian.py" in precision
+    assert not any(p.startswith("fsnn_theory/federated/") for p in precision)
+    for module in experiments.REGISTRY.values():
+        files = source_files(module)
+        assert f"experiments/{module.NAME}.py" in files and "experiments/__init__.py" not in files
+        assert "fsnn_theory/experiment.py" not in files  # the spine is not an experiment's code
+    proofs = source_files(experiments.get("proof_checks"))
+    for script in sorted((root / "proofs").glob("check_*.py")):
+        assert proofs[f"proofs/{script.name}"] == sha256(script)
+    assert "fsnn_theory/theory/symbolic.py" in proofs  # imported by the check scripts

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fsnn_theory.data import Split, yin_yang_dataset
-from fsnn_theory.experiment import csv_text
+from fsnn_theory.files import csv_text
 from fsnn_theory.federated import (
     FederatedConfig,
     LogisticRegressionModel,
@@ -269,7 +269,7 @@ def test_local_epochs_and_li2020_schedule(yy_small):
 
 
 def test_run_spec_presets():
-    from fsnn_theory.federated.presets import run_spec, spec_history
+    from fsnn_theory.studies.presets import run_spec, spec_history
 
     small = {"model": "logreg", "train_size": 60, "test_size": 20, "hidden": 10, "clients": 3, "rounds": 2,
              "local_steps": 2, "batch_size": 4, "eval_every": 1}

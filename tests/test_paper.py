@@ -1,11 +1,13 @@
-r"""`fsnn paper`: numbers.tex against an independent computation, missing outputs, and the paper's inputs.
+r"""`fsnn paper` and every experiment's ``numbers``: numbers.tex against an independent computation,
+missing outputs, and the paper's inputs.
 
 A small fake results tree is written in a temporary directory: every registered experiment gets a
 config.json (its own ``config("quick")``), a data.csv with the columns its module writes (values
 drawn from a seeded generator), a figure.pdf and a manifest.json; the proof checks' theorem files
 sit in ``<tmp>/paper/generated`` as after ``make reproduce``. Each number of ``numbers.tex`` that
-the tests read is recomputed here from the same rows, by plain formulas, and compared within the
-rounding of its printed form. Finally paper/fsnn_theory.tex is parsed: every ``\input``, every
+the tests read is recomputed here from the same rows, by plain formulas (not the experiments'
+``numbers`` code), and compared within the rounding of its printed form. Macro names are taken from
+the experiment modules' sweep constants, never typed here. Finally paper/fsnn_theory.tex is parsed: every ``\input``, every
 figure and every number macro it uses must be produced by ``fsnn paper`` and the proof checks, and
 every experiment's figure must appear in the paper.
 """
@@ -23,9 +25,12 @@ import pytest
 
 import experiments
 from experiments import (causal_density, compression_tradeoff, dropout_robustness, energy_per_inference,
-                         federated_local_steps, spike_time_precision)
+                         federated_heterogeneity, federated_local_steps, rounds_vs_local_steps, spike_time_precision,
+                         verify_compression, verify_nonconvex, verify_strongly_convex)
+from fsnn_theory import numbers as N
 from fsnn_theory import paper
 from fsnn_theory.cli import main
+from fsnn_theory.theory.statements import THEOREM_PARTS, macro_stem, read_statement, theorem_tex
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PAPER_TEX = REPO_ROOT / "paper" / "fsnn_theory.tex"
@@ -144,6 +149,17 @@ def _ttfs_check(rng, cfg):
     return pd.DataFrame(rows)
 
 
+def _whole_run(rng, cfg):
+    rows = []
+    for seed in range(cfg["seeds"]):
+        for r in range(1, cfg["rounds"] + 1):
+            rows.append({"seed": seed, "round": r, "measured": rng.uniform(0.3, 0.6), "measured_round": 0.4,
+                         "bound": 300.0 / r + 2.0, "hypothesis_holds": True, "gamma": 0.034, "gamma_L": 0.126,
+                         "delta": 4.4, "smoothed_loss": 4.0, "train_loss": 1.4, "smoothing_bias": rng.uniform(0, 3),
+                         "test_accuracy": 0.4})
+    return pd.DataFrame(rows)
+
+
 def _causal_density(rng, cfg):
     rows = []
     for layer, d in (("hidden", 600), ("output", 360)):
@@ -241,16 +257,30 @@ def _checks(rng, theorem, kind, n, violations=0, nan_bounds=0, configuration="cf
 
 
 def _strongly_convex(rng, cfg):
-    from fsnn_theory.theory.verify import LI_THEOREMS
+    """Curves (fsnn_theory.studies.verification.curves) of five rows, 3 seeds x 10 checkpoints each;
+    the Dir row of Theorem 1 has one violation (interval above the bound at its last checkpoint)."""
+    from fsnn_theory.studies.verification.cases import LI_THEOREMS
+    from fsnn_theory.studies.verification.curves import case_curves
+    from fsnn_theory.theory.bounds import Bound
 
-    frames = [_checks(rng, LI_THEOREMS["full"], "upper", 7, configuration="iid"),
-              _checks(rng, LI_THEOREMS["full"], "upper", 5, violations=1, configuration="Dir a=0.1"),
-              _checks(rng, LI_THEOREMS["I"], "upper", 6), _checks(rng, LI_THEOREMS["II"], "upper", 6),
-              _checks(rng, "FieldGuide Thm1 (convex, constant step)", "upper", 4, nan_bounds=1)]
-    data = pd.concat(frames, ignore_index=True)
-    data["local_steps"] = 1
-    data["partition"] = "iid"
-    return data
+    frames = []
+    spec = [(LI_THEOREMS["full"], "iid", 0), (LI_THEOREMS["full"], "Dir", 1), (LI_THEOREMS["I"], "Dir", 0),
+            (LI_THEOREMS["II"], "iid", 0), ("FieldGuide Thm1 w.c.", "quadratic", 0), ("EF21 Thm1 top-k", "iid", 0)]
+    steps = np.arange(1, 11) * 10
+    for theorem, config, violations in spec:
+        run = rng.uniform(0.5, 2.0, size=(3, 10)) * 100.0 / steps
+        bound = run.mean(axis=0) * rng.uniform(2, 1e4, size=10)
+        if violations:
+            # equal seeds at the last checkpoint: a zero-width interval, far above the bound there
+            run[:, -1] = run[0, -1]
+            bound[-1] = 0.1 * run[0, -1]
+        control = run * 1e6
+        b = Bound(value=bound, kind="upper", theorem="a source", quantity="q", source_checked="verbatim")
+        frames.append(case_curves(theorem=theorem, bound=b, rigor="proven", configuration=config, steps=steps,
+                                  run_values=run, initial=float(np.median(bound)), constants="c",
+                                  control="ctl", control_values=control, slope_predicted=-1.0,
+                                  instance="worst_case" if theorem.startswith("Field") else "model"))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _rounds(rng, cfg):
@@ -298,14 +328,36 @@ def _proof_checks(rng, cfg):
                          "tex": [f"paper/generated/{n}.tex" for n in names]})
 
 
+def _energy_to_accuracy(rng, cfg):
+    rows = []
+    for dataset in cfg["datasets"]:
+        for model in ("snn", "ann"):
+            for partition in cfg["partitions"]:
+                for compressor in cfg["compressors"]:
+                    if model == "ann" and compressor == "causal":
+                        continue
+                    for seed in cfg["seeds"]:
+                        rounds = float(rng.integers(2, 20))
+                        for device in cfg["devices"]:
+                            comp, radio = float(rng.uniform(1e-4, 1e-3)), float(rng.uniform(0.1, 10.0))
+                            rows.append({"table": "energy", "model": model, "dataset": dataset,
+                                         "partition": partition, "device": device, "compressor": compressor,
+                                         "seed": seed, "target_accuracy": 0.8, "rounds": rounds,
+                                         "compute_joules": comp, "radio_joules": radio, "total_joules": comp + radio,
+                                         "crossover_measured_j_per_bit": float(rng.uniform(1e-11, 1e-10)),
+                                         "crossover_predicted_j_per_bit": float(rng.uniform(1e-11, 1e-10)),
+                                         "peak_memory_bytes": 12000})
+    return pd.DataFrame(rows)
+
+
 BUILDERS = {
     "spike_time_precision": _precision, "yin_yang_training": _training, "digits_training": _training,
     "decision_regions": _decision_regions, "spike_raster": _spike_raster, "energy_per_inference": _energy,
-    "regularity_check": _regularity, "federated_ttfs_check": _ttfs_check, "spike_causal_density": _causal_density,
+    "regularity_check": _regularity, "federated_ttfs_check": _ttfs_check, "whole_run_convergence": _whole_run, "spike_causal_density": _causal_density,
     "proof_checks": _proof_checks, "federated_heterogeneity": _heterogeneity, "federated_local_steps": _local_steps,
     "compression_tradeoff": _compression, "dropout_robustness": _dropout, "causal_density": _causal_updates,
     "verify_strongly_convex": _strongly_convex, "rounds_vs_local_steps": _rounds, "verify_nonconvex": _nonconvex,
-    "verify_compression": _compression_checks,
+    "verify_compression": _compression_checks, "energy_to_accuracy": _energy_to_accuracy,
 }
 
 
@@ -336,8 +388,9 @@ def fake_tree(tmp_path_factory):
         write_experiment(results, name, frames[name], cfg)
     generated = root / "paper" / "generated"
     generated.mkdir(parents=True)
-    for theorem in _proof_names():
-        (generated / f"{theorem}.tex").write_text(f"% Generated by proofs/check_{theorem}.py\n$x_{{{theorem[:3]}}}$\n")
+    for theorem in _proof_names():  # the real statements, a stand-in display
+        text = theorem_tex(read_statement(theorem), f"$x_{{{theorem[:3]}}}$", f"proofs/check_{theorem}.py")
+        (generated / f"{theorem}.tex").write_text(text)
     return root, frames
 
 
@@ -422,7 +475,7 @@ def _final_mean(df: pd.DataFrame, label: str, column: str) -> float:
 
 def test_numbers_file_defines_exactly_the_declared_macros(built):
     out, macros, _ = built
-    assert list(macros) == paper.macro_names()
+    assert list(macros) == paper.macro_names(experiments.EXPERIMENT_NAMES)
     assert all(re.fullmatch(r"[A-Za-z]+", name) for name in macros)
     assert macros["ResultsMode"] == "quick"
     assert r"\textbf{??}" not in "".join(macros.values())
@@ -431,10 +484,8 @@ def test_numbers_file_defines_exactly_the_declared_macros(built):
 def test_convergence_orders(built):
     _, macros, frames = built
     d = frames["spike_time_precision"]
-    models = {"nlif": "NLIF", "lif_alpha": "LIFAlpha", "lif_2to1": "LIFTwoToOne", "lif_3to1": "LIFThreeToOne"}
-    assert set(models) == set(spike_time_precision.MODEL_SPECS)
-    for model, mname in models.items():
-        for mode, label in (("none", "Plain"), ("linear", "Linear"), ("cubic", "Cubic")):
+    for model, mname in spike_time_precision.MODEL_MACROS.items():
+        for mode, label in spike_time_precision.MODE_MACROS.items():
             g = d[(d["model"] == model) & (d["mode"] == mode) & (d["reference"] == "threshold")]
             assert_printed(macros, f"Order{mname}{label}", _slope(np.log(g["dt"]), np.log(g["max_error"])))
             if mode != "cubic":
@@ -474,7 +525,7 @@ def test_decision_regions_and_raster(built):
 def test_energy_ratios(built):
     _, macros, frames = built
     d = frames["energy_per_inference"]
-    for dataset, name in (("yin-yang", "YinYang"), ("digits", "Digits")):
+    for dataset, name in energy_per_inference.DATASET_MACROS.items():
         cell = lambda network, counting, col: float(  # noqa: E731
             d[(d["dataset"] == dataset) & (d["network"] == network) & (d["counting"] == counting)][col].iloc[0])
         ann = cell("ann", "dense MACs", "energy_pj")
@@ -502,6 +553,16 @@ def test_regularity_violations_and_slack(built):
     assert_printed(macros, "RegularityLossLMedianSlack", np.median(loss_l["median_slack"]))
 
 
+def test_whole_run_numbers(built):
+    _, macros, frames = built
+    d = frames["whole_run_convergence"]
+    assert macros["WholeRunRows"] == str(len(d))
+    assert macros["WholeRunHypothesisRows"] == str(int(d["hypothesis_holds"].sum()))
+    first = d[d["round"] == 1]["measured"].mean()
+    assert math.isclose(float(macros["WholeRunMeasuredFirst"]), first, rel_tol=5e-3)
+    assert macros["WholeRunInformative"] == "no"  # fake bound at the last round (2 + 300/R) > measured
+
+
 def test_local_sgd_and_spike_causal_density(built):
     _, macros, frames = built
     t = frames["federated_ttfs_check"]
@@ -521,32 +582,34 @@ def test_local_sgd_and_spike_causal_density(built):
 def test_federated_final_accuracies(built):
     _, macros, frames = built
     h = frames["federated_heterogeneity"]
-    for label, name in (("iid", "IID"), ("dirichlet_1.0", "DirichletOne"), ("dirichlet_0.5", "DirichletHalf"),
-                        ("dirichlet_0.1", "DirichletTenth"), ("central", "Central"),
-                        ("central_large_batch", "CentralLargeBatch")):
+    labels = {"iid": "IID", **{f"dirichlet_{a}": f"Dirichlet{stem}" for a, stem in federated_heterogeneity.ALPHAS.items()},
+              "central": "Central", "central_large_batch": "CentralLargeBatch"}
+    for label, name in labels.items():
         assert_printed(macros, f"HeterogeneityAccuracy{name}", _final_mean(h, label, "test_accuracy"), scale=100)
     assert_printed(macros, "HeterogeneityTVDirichletTenth", _final_mean(h, "dirichlet_0.1", "mean_label_tv"))
+    assert [macros[f"HeterogeneityAlpha{stem}"] for stem in federated_heterogeneity.ALPHAS.values()] == ["1", "0.5", "0.1"]
     seeds = h.loc[h["label"] == "iid", "seed"].nunique() if "seed" in h.columns else 1
     assert macros["HeterogeneitySeeds"] == str(seeds)
     ls = frames["federated_local_steps"]
-    for E, ename in zip(federated_local_steps.STEPS, ("One", "Five", "Twenty")):
-        assert_printed(macros, f"LocalStepsAccuracyDirichletHalfE{ename}",
+    for E in federated_local_steps.STEPS:
+        assert_printed(macros, f"LocalStepsAccuracyDirichletHalfE{N.spelled(E)}",
                        _final(ls, f"dirichlet_0.5_E{E}")["test_accuracy"], scale=100)
+        assert macros[f"LocalStepsE{N.spelled(E)}"] == str(E)
     dr = frames["dropout_robustness"]
-    for q, qname in zip(dropout_robustness.DROPOUTS, ("Zero", "TwentyFive", "Fifty", "SeventyFive")):
+    for q in dropout_robustness.DROPOUTS:
+        qname = N.spelled(round(100 * q))
         assert_printed(macros, f"DropoutAccuracyQ{qname}", _final(dr, f"dirichlet_0.5_q{q}")["test_accuracy"], scale=100)
+        assert float(macros[f"DropoutQ{qname}"]) == q  # the swept value the text quotes
     cd = frames["causal_density"]
-    for B, bname in zip(causal_density.BATCHES, ("One", "Four", "Sixteen", "SixtyFour")):
+    for B in causal_density.BATCHES:
         g = cd[(cd["batch_size"] == B) & (cd["round"] > 0)]
-        assert_printed(macros, f"CausalUpdateDensityB{bname}", g["update_density"].mean(), scale=100)
+        assert_printed(macros, f"CausalUpdateDensityB{N.spelled(B)}", g["update_density"].mean(), scale=100)
 
 
 def test_compression_ratios_and_best_compressor(built):
     _, macros, frames = built
     d = frames["compression_tradeoff"]
-    names = {"none": "Uncompressed", "qsgd:2": "QSGDTwo", "qsgd:8": "QSGDEight", "topk:0.01": "TopkOnePercent",
-             "topk:0.1": "TopkTenPercent", "randk:0.1": "RandkTenPercent", "int8": "IntEight", "causal": "SpikeCausal"}
-    assert set(names) == set(compression_tradeoff.COMPRESSORS)
+    names = {spec: stem for spec, (stem, _) in compression_tradeoff.COMPRESSOR_MACROS.items()}
     final = {spec: _final(d, spec.replace(":", "_")) for spec in names}
     none = final["none"]
     for spec, name in names.items():
@@ -558,8 +621,43 @@ def test_compression_ratios_and_best_compressor(built):
     within = [s for s in names if none["test_accuracy"] - final[s]["test_accuracy"] <= 0.01 + 1e-9]
     best = max(within, key=lambda s: none["cum_uplink_bits"] / final[s]["cum_uplink_bits"])
     assert "qsgd:8" in within and "topk:0.01" not in within
-    assert macros["CompressionBest"] == paper.COMPRESSORS[best][1]
+    assert macros["CompressionBest"] == compression_tradeoff.COMPRESSOR_MACROS[best][1]
     assert_printed(macros, "CompressionBestBitsRatio", none["cum_uplink_bits"] / final[best]["cum_uplink_bits"])
+
+
+def test_set_up_numbers_and_ranges(built, fake_tree):
+    """Numbers read from config.json or ranges of the data, against the stored files themselves."""
+    root, _ = fake_tree
+    _, macros, frames = built
+
+    def cfg(name):
+        return json.loads((root / "results" / name / "config.json").read_text())["config"]
+
+    p = frames["spike_time_precision"]
+    assert_printed(macros, "PrecisionFinestDt", min(cfg("spike_time_precision")["dts"]), significant=3)
+    assert_printed(macros, "PrecisionCoarsestDt", max(cfg("spike_time_precision")["dts"]), significant=3)
+    assert macros["PrecisionDecisionMismatches"] == str(int(p["decision_mismatches"].sum()))
+    reg = cfg("regularity_check")
+    assert_printed(macros, "RegularityDtMin", min(reg["disc_dt"][:2]), significant=3)  # the fake uses two dts
+    assert macros["RegularityModels"] == str(len(reg["models"]))
+    t = cfg("federated_ttfs_check")
+    assert macros["LocalSGDIntervals"] == ", ".join(map(str, t["intervals"]))
+    assert macros["LocalSGDSteps"] == str(t["steps"]) and macros["LocalSGDWorkers"] == str(t["workers"])
+    assert macros["LocalSGDRuns"] == str(len(t["intervals"]) * t["seeds"])
+    for name, stem in (("compression_tradeoff", "Compression"), ("dropout_robustness", "Dropout"),
+                       ("federated_local_steps", "LocalSteps"), ("federated_heterogeneity", "Heterogeneity")):
+        assert macros[f"{stem}Rounds"] == str(cfg(name)["base"]["rounds"])
+    assert macros["EnergyPerMAC"] == f"{cfg('energy_per_inference')['energy_per_mac_pj']:.1f}"
+    raster = frames["spike_raster"].groupby("sample")[["label", "prediction"]].first()
+    assert macros["RasterCorrect"] == str(int((raster["label"] == raster["prediction"]).sum()))
+    assert macros["RasterSamples"] == str(len(raster))
+    proofs = frames["proof_checks"]
+    assert macros["ProofChecksProofs"] == macros["ProofChecksPassed"] == str(len(proofs))
+    assert macros["RoundsEpsilonFraction"] == f"{cfg('rounds_vs_local_steps')['rounds']['eps_fraction']:.2f}"
+    for E in cfg("rounds_vs_local_steps")["rounds"]["local_steps"]:
+        assert macros[f"RoundsE{N.spelled(E)}"] == str(E)
+    for B in causal_density.BATCHES:
+        assert macros[f"CausalBatch{N.spelled(B)}"] == str(B)
 
 
 def _tightness(rows: pd.DataFrame) -> tuple[int, int, float]:
@@ -573,17 +671,34 @@ def _tightness(rows: pd.DataFrame) -> tuple[int, int, float]:
     return len(rows), wrong, median
 
 
+# verify_strongly_convex has its own row format (curves with seed intervals): checked below.
+VERIFICATION_MODULES = (rounds_vs_local_steps, verify_nonconvex, verify_compression)
+
+
 def test_verification_tightness_and_violations(built):
     _, macros, frames = built
-    for experiment, theorems in paper.VERIFIED_THEOREMS.items():
-        d = frames[experiment]
+    for module in VERIFICATION_MODULES:
+        d, theorems = frames[module.NAME], module.THEOREM_MACROS
         for theorem, stem in theorems.items():
             checks, violations, median = _tightness(d[d["theorem"] == theorem])
             assert macros[f"{stem}Checks"] == f"{checks:,}".replace(",", "{,}")
             assert macros[f"{stem}Violations"] == str(violations)
             assert_printed(macros, f"{stem}MedianTightness", median, significant=3)
+    d = frames["verify_strongly_convex"]
+    stems = {"Li2020 Thm1 full": "LiThmOne", "Li2020 Thm2 sch. I": "LiThmTwo", "Li2020 Thm3 sch. II": "LiThmThree",
+             "FieldGuide Thm1 w.c.": "FieldGuideWorstCase", "EF21 Thm1 top-k": "EFTwentyOne"}
+    for theorem, stem in stems.items():
+        runs = d[(d["theorem"] == theorem) & (d["variant"] == "run")]
+        medians = []
+        for _, g in runs.groupby("configuration"):
+            informative = g[g["bound"] < g["initial"]]
+            medians.append(float(np.median(informative["bound"] / informative["mean"])))
+        assert macros[f"{stem}Checks"] == str(len(runs))
+        assert macros[f"{stem}Rows"] == str(runs["configuration"].nunique())
+        assert macros[f"{stem}ControlsCaught"] == macros[f"{stem}Rows"]  # controls far above every bound
+        assert_printed(macros, f"{stem}MedianTightness", float(np.median(medians)), significant=3)
     assert macros["LiThmOneViolations"] == "1" and macros["StronglyConvexViolations"] == "1"
-    assert macros["FieldGuideChecks"] == "3"  # the NaN bound is not a check
+    assert macros["LiThmTwoViolations"] == "0"
     assert macros["YuPreconditionFailures"] == "2"
     r = frames["rounds_vs_local_steps"]
     assert macros["RoundsMeasuredEFifty"] == r"$\infty$"  # never reached within the budget
@@ -624,7 +739,7 @@ def test_allow_missing_writes_placeholders_and_warns(fake_tree, tmp_path, capsys
     captured = capsys.readouterr()
     assert "warning" in captured.err and "fsnn reproduce --only energy_per_inference" in captured.err
     macros = read_macros(out / paper.NUMBERS_FILE)
-    energy = [n.macro for n in paper.PAPER_NUMBERS if n.experiment == "energy_per_inference"]
+    energy = list(paper.experiment_numbers(energy_per_inference, None))
     assert energy and all(macros[m] == r"\textbf{??}" for m in energy)
     assert macros["YinYangTestAccuracy"] != r"\textbf{??}" and macros["ResultsMode"] == "quick"
     assert not (out / "figures" / "energy_per_inference.pdf").exists()  # stale copy removed
@@ -713,44 +828,142 @@ def test_every_number_macro_used_by_the_paper_is_written(built):
     defined_here = set(re.findall(r"\\newcommand\{\\([A-Za-z]+)\}", tex))
     _, _, words = paper_references()
     used = {w for w in words if w[0].isupper()} - defined_here - LATEX_CAPITALISED
+    theorem_macros = {f"{macro_stem(t)}{part}" for t in paper.PAPER_THEOREMS for part in THEOREM_PARTS}
     assert used, "the paper quotes numbers through numbers.tex"
-    assert used <= set(macros), f"macros that nothing writes: {sorted(used - set(macros))}"
-    assert {"ResultsMode", "YinYangTestAccuracy", "OrderNLIFCubic", "LiThmOneMedianTightness"} <= used
+    assert used <= set(macros) | theorem_macros, f"macros that nothing writes: {sorted(used - set(macros) - theorem_macros)}"
+    assert {"ResultsMode", "YinYangTestAccuracy", "OrderNLIFCubic", "LiThmOneMedianTightness",
+            "FieldGuideWorstCaseMedianTightness"} <= used
+    # every theorem's title and statement come from its generated file, none is typed in the TeX
+    assert {f"{macro_stem(t)}{part}" for t in paper.PAPER_THEOREMS for part in ("Title", "Statement")} <= used
+    for t in paper.PAPER_THEOREMS:
+        defined = re.findall(r"\\newcommand\{\\([A-Za-z]+)\}", (out / f"{t}.tex").read_text(encoding="utf-8"))
+        assert set(defined) == {f"{macro_stem(t)}{part}" for part in THEOREM_PARTS}
+    # each theorem environment is the kind its front matter names
+    for t in paper.PAPER_THEOREMS:
+        env = re.search(r"\\begin\{(\w+)\}\[\\" + macro_stem(t) + r"Title\]", tex)
+        assert env and env.group(1) == read_statement(t).kind, t
+    # the sweep values the text quotes are macros too, not typed copies
+    assert {"DropoutQTwentyFive", "LocalStepsETwenty", "HeterogeneityAlphaTenth", "CausalBatchSixtyFour",
+            "RoundsEFifty"} <= used
 
 
 # --------------------------------------------------------------------------------------------
-# The fixed names of paper.py follow the experiments (no silent drift)
+# Each experiment's numbers: the contract, and macro stems that follow the sweeps (no silent drift)
 # --------------------------------------------------------------------------------------------
 
 
-def test_paper_names_follow_the_experiment_modules():
-    from experiments import federated_heterogeneity
-    from fsnn_theory.theory.verify import verification_config
+@pytest.mark.parametrize("name", experiments.EXPERIMENT_NAMES)
+def test_every_experiment_declares_the_numbers_it_computes(fake_tree, name):
+    """numbers(None, config) declares exactly the macros numbers(data, config) computes, with a
+    known format and a meaning; the values are None only when declaring."""
+    root, frames = fake_tree
+    module = experiments.REGISTRY[name]
+    cfg = json.loads((root / "results" / name / "config.json").read_text())["config"]
+    declared = module.numbers(None, module.config("quick"))
+    computed = module.numbers(frames[name], cfg)
+    assert declared and list(declared) == list(computed)
+    # the TeX quotes the same macros whatever the mode: full mode declares the same names
+    assert list(module.numbers(None, module.config("full"))) == list(declared)
+    for macro, (value, fmt, meaning) in computed.items():
+        assert re.fullmatch(r"[A-Za-z]+", macro) and fmt in N.FORMATS and meaning.strip()
+        assert declared[macro][0] is None and declared[macro][1:] == (fmt, meaning)
+        N.format_value(value, fmt)  # every value can be printed
 
-    assert set(paper.PRECISION_MODELS) == set(spike_time_precision.MODEL_SPECS)
-    assert set(paper.PRECISION_MODES) == set(spike_time_precision.MODES)
-    assert set(paper.ENERGY_DATASETS) == set(energy_per_inference.DATASETS)
-    assert set(paper.COMPRESSORS) == set(compression_tradeoff.COMPRESSORS)
-    assert set(paper.LOCAL_STEPS) == set(federated_local_steps.STEPS)
-    assert set(paper.DROPOUT_LEVELS) == set(dropout_robustness.DROPOUTS)
-    assert set(paper.CAUSAL_BATCHES) == set(causal_density.BATCHES)
+
+def test_macro_stems_follow_the_experiment_modules():
+    from fsnn_theory.studies.verify import verification_config
+
+    assert set(spike_time_precision.MODEL_MACROS) == set(spike_time_precision.MODEL_SPECS)
+    assert set(spike_time_precision.MODE_MACROS) == set(spike_time_precision.MODES)
+    assert set(energy_per_inference.DATASET_MACROS) == set(energy_per_inference.DATASETS)
+    assert tuple(compression_tradeoff.COMPRESSOR_MACROS) == compression_tradeoff.COMPRESSORS
     for mode in ("quick", "full"):
         labels = {variant[0] for variant in federated_heterogeneity.config(mode)["variants"]}
-        assert set(paper.HETEROGENEITY_LABELS) == labels
-        assert set(paper.ROUNDS_LOCAL_STEPS) == set(verification_config(mode)["rounds"]["local_steps"])
-        assert any(label.startswith(paper.DROPOUT_PARTITION) for label, _ in dropout_robustness.config(mode)["variants"])
-    source = (REPO_ROOT / "fsnn_theory" / "theory" / "verify.py").read_text(encoding="utf-8")
-    for theorems in paper.VERIFIED_THEOREMS.values():
-        for label in theorems:
-            assert label in source, f"theorem label {label!r} is no longer written by fsnn_theory.theory.verify"
+        assert labels == {"iid", "central", "central_large_batch",
+                          *(f"dirichlet_{a}" for a in federated_heterogeneity.ALPHAS)}
+        parts = {label.rsplit("_E", 1)[0] for label, _ in federated_local_steps.config(mode)["variants"]}
+        assert parts == set(federated_local_steps.PARTITION_MACROS)
+        assert any(label.startswith(dropout_robustness.PARTITION) for label, _ in dropout_robustness.config(mode)["variants"])
+        # the rounds sweep is the studies' config, the same in both modes (the TeX quotes its macros)
+        assert verification_config(mode)["rounds"]["local_steps"] == verification_config("quick")["rounds"]["local_steps"]
+    source = (REPO_ROOT / "fsnn_theory" / "studies" / "verify.py").read_text(encoding="utf-8")
+    for module in VERIFICATION_MODULES:
+        for label in module.THEOREM_MACROS:
+            assert label in source, f"theorem label {label!r} is no longer written by fsnn_theory.studies.verify"
+    from experiments import regularity_check
+
     regularity = (REPO_ROOT / "experiments" / "regularity_check.py").read_text(encoding="utf-8")
-    for check in (*paper.LOSS_CHECKS, '"dt*/dw {norm}"', '("entry", "l2", "l1")', "Hessian spectral",
+    for check in (*regularity_check.LOSS_CHECKS, '"dt*/dw {norm}"', '("entry", "l2", "l1")', "Hessian spectral",
                   "linear interpolation", "Hermite interpolation", "plain: 0 <= t_rec - t* < dt"):
         assert check in regularity, f"regularity_check no longer writes the check {check!r}"
 
 
+def test_paper_module_only_assembles():
+    """paper.py knows no experiment's CSV layout: no experiment name (but proof_checks, whose
+    theorem files it places) and none of their column names appear in it."""
+    source = (REPO_ROOT / "fsnn_theory" / "paper.py").read_text(encoding="utf-8")
+    for name in experiments.EXPERIMENT_NAMES:
+        if name != "proof_checks":
+            assert name not in source, f"paper.py mentions the experiment {name}"
+    for column in ("test_accuracy", "max_error", "cum_uplink_bits", "median_slack", "measured_density"):
+        assert column not in source
+    assert len(source.splitlines()) < 500
+
+
+def _module(name: str, numbers):
+    import types
+
+    return types.SimpleNamespace(NAME=name, config=lambda mode: {"mode": mode}, numbers=numbers)
+
+
+def test_assembly_rejects_duplicate_and_malformed_macros():
+    one = _module("one", lambda data, cfg: {"Same": (1, "int", "a")})
+    two = _module("two", lambda data, cfg: {"Same": (2, "int", "b")})
+    with pytest.raises(ValueError, match=r"\\Same.*one.*two"):
+        paper.macro_names({"one": one, "two": two})
+    with pytest.raises(ValueError, match="ResultsMode"):
+        paper.macro_names({"one": _module("one", lambda d, c: {"ResultsMode": (1, "int", "a")})})
+    with pytest.raises(ValueError, match="letters"):
+        paper.macro_names({"one": _module("one", lambda d, c: {"Order2": (1, "int", "a")})})
+    with pytest.raises(ValueError, match=r"one: numbers\(\) failed .*KeyError"):
+        paper.macro_names({"one": _module("one", lambda d, c: {}["absent column"])})
+    with pytest.raises(ValueError, match=r"\(value, format, meaning\)"):
+        paper.macro_names({"one": _module("one", lambda d, c: {"Order": 1})})
+    # declaring calls numbers(None, config(mode)): the config of the results' mode
+    seen = []
+    three = _module("three", lambda data, cfg: seen.append((data, cfg)) or {"X": (None, "int", "x")})
+    assert paper.macro_names({"three": three}, mode="full") == [*paper.PROVENANCE_MACROS, "X"]
+    assert seen == [(None, {"mode": "full"})]
+
+
+def test_number_sheet_declares_without_computing_and_names_failures():
+    calls = []
+    sheet = N.NumberSheet("exp", None)
+    sheet.add("Alpha", lambda: calls.append(1) or 1, "int", "a")
+    assert sheet.result() == {"Alpha": (None, "int", "a")} and calls == []
+    sheet = N.NumberSheet("exp", pd.DataFrame({"x": [1.0, 3.0]}))
+    sheet.add("Mean", lambda: float(sheet.data["x"].mean()), "fixed1", "mean")
+    assert sheet.result()["Mean"][0] == 2.0
+    with pytest.raises(ValueError, match=r"exp: cannot compute \\Missing \(no such column\)"):
+        sheet.add("Missing", lambda: sheet.data["y"], "int", "no such column")
+    with pytest.raises(ValueError, match="twice"):
+        sheet.add("Mean", lambda: 1, "int", "again")
+    with pytest.raises(ValueError, match="fmt"):
+        sheet.add("Other", lambda: 1, "percentage", "bad format")
+    with pytest.raises(ValueError, match="letters"):
+        sheet.add("Order2", lambda: 1, "int", "bad name")
+
+
+def test_theorem_stub_defines_what_a_proof_check_defines(tmp_path):
+    stub = paper.theorem_stub("clock_driven_error")
+    assert stub.startswith(paper.PLACEHOLDER_MARKER)
+    defined = re.findall(r"\\newcommand\{\\([A-Za-z]+)\}", stub)
+    assert defined == [f"ClockDrivenError{part}" for part in THEOREM_PARTS]
+    assert macro_stem("clock_driven_error") == "ClockDrivenError"
+
+
 # --------------------------------------------------------------------------------------------
-# Formatting and validation
+# Formatting and validation (fsnn_theory.numbers)
 # --------------------------------------------------------------------------------------------
 
 
@@ -758,22 +971,60 @@ def test_paper_names_follow_the_experiment_modules():
                                      (9.996, "10.0"), (0.0123, "0.0123"), (2.5e-4, r"\ensuremath{2.5\times 10^{-4}}"),
                                      (math.inf, r"$\infty$"), (math.nan, "n/a"), (0.0, "0")])
 def test_fmt_magnitude(x, text):
-    assert paper.fmt_magnitude(x) == text
+    assert N.fmt_magnitude(x) == text
 
 
 def test_formatters():
-    assert paper.fmt_int(1033600) == "1{,}033{,}600"
-    assert paper.fmt_percent(0.84399) == "84.4"
-    assert paper.fmt_fixed(-1234.5, 1) == "-1{,}234.5"
-    assert paper.fmt_text("4_40 & 3%") == r"4\_40 \& 3\%"
+    assert N.fmt_int(1033600) == "1{,}033{,}600"
+    assert N.fmt_percent(0.84399) == "84.4"
+    assert N.fmt_fixed(-1234.5, 1) == "-1{,}234.5"
+    assert N.fmt_text("4_40 & 3%") == r"4\_40 \& 3\%"
+    assert N.fmt_plain(0.25) == "0.25" and N.fmt_plain(1.0) == "1" and N.fmt_plain(64) == "64"
+    assert N.format_value(0.5, "percent") == "50.0" and N.format_value(2.0, "ratio") == "2.0"
+    with pytest.raises(ValueError, match="fmt"):
+        N.format_value(1.0, "percents")
     with pytest.raises(ValueError, match="digits"):
-        paper.fmt_fixed(1.0, -1)
+        N.fmt_fixed(1.0, -1)
     with pytest.raises(ValueError, match="significant"):
-        paper.fmt_magnitude(1.0, 0)
+        N.fmt_magnitude(1.0, 0)
+
+
+def test_spelled_matches_the_digits():
+    """spelled(n) read back word by word gives n (an independent parse, 0..9999)."""
+    words = {w: i for i, w in enumerate(["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight",
+                                         "Nine", "Ten", "Eleven", "Twelve", "Thirteen", "Fourteen", "Fifteen",
+                                         "Sixteen", "Seventeen", "Eighteen", "Nineteen"])}
+    words.update({w: 10 * k for k, w in enumerate(["Twenty", "Thirty", "Forty", "Fifty", "Sixty", "Seventy",
+                                                    "Eighty", "Ninety"], start=2)})
+
+    def parse(text: str) -> int:
+        total, current = 0, 0
+        for w in re.findall(r"[A-Z][a-z]+", text):
+            if w == "Thousand":
+                total, current = total + current * 1000, 0
+            elif w == "Hundred":
+                current *= 100
+            else:
+                current += words[w]
+        return total + current
+
+    for n in [*range(0, 130), 199, 250, 999, 1000, 1024, 4096, 9999]:
+        assert re.fullmatch(r"[A-Za-z]+", N.spelled(n)) and parse(N.spelled(n)) == n
+    assert len({N.spelled(n) for n in range(1000)}) == 1000
+    for bad in (-1, 10000, 1.5, True):
+        with pytest.raises(ValueError, match="n must be"):
+            N.spelled(bad)
 
 
 def test_macro_names_must_be_letters():
     with pytest.raises(ValueError, match="macro"):
-        paper.PaperNumber("Order2", "x", "y", lambda o: 1, str)
+        N.check_macro("Order2")
     with pytest.raises(ValueError, match="name"):
         paper.load_experiment_output(Path("."), "")
+
+
+def test_numbers_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(N)
+    assert result.attempted >= 5 and result.failed == 0

@@ -493,3 +493,18 @@ def test_fsnn_explain(capsys):
     capsys.readouterr()
     for name in ("ttfs_loss_smoothness", "no_global_lipschitz", "federated_ttfs_convergence", "spike_causal_communication"):
         assert main(["explain", name, "--latex"]) == 0
+
+
+def test_support_entropy_bits_is_the_mean_code_length_of_iid_supports():
+    """d H2(rho) = E[-log2 P(mask)] for i.i.d. Bernoulli masks (Monte Carlo), and it is below the bitmap."""
+    rng = np.random.default_rng(0)
+    d, rho = 200, 0.07
+    masks = rng.random((20000, d)) < rho
+    k = masks.sum(axis=1)
+    code_length = -(k * np.log2(rho) + (d - k) * np.log2(1 - rho))
+    want = R.support_entropy_bits(d, rho)
+    assert want.kind == "lower"
+    np.testing.assert_allclose(want.value, code_length.mean(), rtol=0.01)
+    assert want.value < d and R.support_entropy_bits(d, 0.5).value == pytest.approx(d)
+    with pytest.raises(ValueError, match="density"):
+        R.support_entropy_bits(d, 1.5)

@@ -26,6 +26,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # verification: their data must not depend on anything but the config.
 RECOMPUTED = ("yin_yang_training", "compression_tradeoff", "dropout_robustness", "verify_nonconvex")
 
+# Artefacts the training experiments publish for the experiments that REQUIRE them.
+PUBLISHES = {
+    "yin_yang_training": ("artefacts/network_seed0.npz",),
+    "digits_training": ("artefacts/network_seed0.npz",),
+}
+
 pytestmark = pytest.mark.slow
 
 
@@ -68,7 +74,9 @@ def test_outputs_match_their_manifest(quick_results, name):
     manifest = json.loads((out / name / "manifest.json").read_text())
     assert manifest["name"] == name and manifest["mode"] == "quick"
     listed = {f["path"] for f in manifest["files"]}
-    assert listed == {"config.json", "data.csv", "figure.pdf", "figure.png"}
+    outputs = {"config.json", "data.csv", "figure.pdf", "figure.png"}
+    assert listed == outputs | set(PUBLISHES.get(name, ()))
+    assert manifest["code_files"] and f"experiments/{name}.py" in manifest["code_files"]
     for entry in manifest["files"]:
         blob = (out / name / entry["path"]).read_bytes()
         assert len(blob) == entry["bytes"]
@@ -96,3 +104,76 @@ def test_recomputed_data_are_bit_identical(quick_results, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     for name in RECOMPUTED:
         assert (tmp_path / name / "data.csv").read_bytes() == (out / name / "data.csv").read_bytes(), name
+
+
+def test_status_after_the_run_is_complete(quick_results):
+    out, first = quick_results
+    assert first.returncode == 0
+    proc = _fsnn("reproduce", "--quick", "--status", "--out", str(out), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    statuses = _status_column(proc.stdout)
+    assert set(statuses) == set(EXPERIMENT_NAMES) and set(statuses.values()) == {"complete"}, proc.stdout
+
+
+@pytest.mark.parametrize(
+    "name, prerequisites",
+    [("decision_regions", ("yin_yang_training",)), ("spike_raster", ("yin_yang_training",)),
+     ("energy_per_inference", ("yin_yang_training", "digits_training"))],
+)
+def test_downstream_experiments_read_the_trained_network(quick_results, name, prerequisites):
+    out, first = quick_results
+    assert first.returncode == 0
+    used = json.loads((out / name / "manifest.json").read_text())["prerequisites"]
+    assert set(used) == set(prerequisites)
+    for req in prerequisites:
+        published = {f["path"]: f["sha256"] for f in json.loads((out / req / "manifest.json").read_text())["files"]}
+        assert used[req]["artefacts"] == {"artefacts/network_seed0.npz": published["artefacts/network_seed0.npz"]}
+    # nothing was retrained into the dependent's own chunks
+    assert not [p.name for p in (out / name / "parts").glob("*seed*.csv")]
+
+
+def _copy_of_the_repository(dest: Path) -> Path:
+    import shutil
+
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "results", ".venv")
+    for sub in ("experiments", "fsnn_theory", "proofs"):
+        shutil.copytree(REPO_ROOT / sub, dest / sub, ignore=ignore)
+    return dest
+
+
+def test_editing_an_experiment_in_a_copy_reruns_it(tmp_path):
+    """The motivating bug: `w1 = rng.normal(1.5, ...)` -> 1.6 used to print "skipped"."""
+    repo = _copy_of_the_repository(tmp_path / "repo")
+    out = tmp_path / "results"
+    name = "spike_causal_density"
+
+    def fsnn(*args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
+        proc = subprocess.run([sys.executable, "-m", "fsnn_theory.cli", *args, "--quick", "--out", str(out),
+                               "--only", name], cwd=repo, env=env, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc
+
+    code = "import experiments, sys; print(experiments.__file__)"
+    where = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
+    assert where.stdout.strip() == str(repo / "experiments" / "__init__.py")  # the copy is what runs
+
+    assert _status_column(fsnn("reproduce", "--quiet").stdout) == {name: "ran"}
+    before = (out / name / "data.csv").read_bytes()
+
+    source = repo / "experiments" / f"{name}.py"
+    text = source.read_text()
+    assert text.count("rng.normal(1.5,") == 1
+    source.write_text(text.replace("rng.normal(1.5,", "rng.normal(1.6,"))
+    status = fsnn("reproduce", "--status").stdout
+    assert "stale" in status and f"code changed: experiments/{name}.py" in status, status
+    assert _status_column(fsnn("reproduce", "--quiet").stdout) == {name: "ran"}
+    manifest = json.loads((out / name / "manifest.json").read_text())
+    assert manifest["parts_reused"] == 0 and manifest["parts_computed"] > 0
+    assert (out / name / "data.csv").read_bytes() != before
+
+    # An edit to a module the experiment does not import leaves it complete.
+    unrelated = repo / "fsnn_theory" / "federated" / "compressors.py"
+    unrelated.write_text(unrelated.read_text() + "\n# an unrelated edit\n")
+    assert _status_column(fsnn("reproduce", "--status").stdout) == {name: "complete"}
+    assert _status_column(fsnn("reproduce", "--quiet").stdout) == {name: "skipped"}

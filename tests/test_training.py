@@ -28,16 +28,14 @@ from fsnn_theory.training import (
     WeightBumping,
     adam_step,
     clip_update_norm,
-    default_training_config,
     evaluate,
-    load_dataset,
-    make_classifier,
     minibatch_order,
     sgd_step,
     step_decay,
     train,
     weight_bumping,
 )
+from fsnn_theory.studies.setups import default_training_config, load_dataset, make_classifier
 
 
 def small_yin_yang(n_train=300, n_val=100, n_test=100) -> Dataset:
@@ -173,7 +171,7 @@ def run_history(seed: int, epochs: int = 3) -> pd.DataFrame:
 
 
 def csv_without_seconds(df: pd.DataFrame) -> bytes:
-    from fsnn_theory.experiment import csv_text
+    from fsnn_theory.files import csv_text
 
     return csv_text(df.drop(columns=["seconds"])).encode()
 

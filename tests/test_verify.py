@@ -1,4 +1,4 @@
-"""Tests for fsnn_theory.theory.verify, the ``fsnn verify`` command and the verification experiments.
+"""Tests for fsnn_theory.studies.verify, the ``fsnn verify`` command and the verification experiments.
 
 The checks must be able to fail: a deliberately wrong (too small) constant has to produce
 violations. QSGD expectations are compared with a Monte-Carlo of the federated layer's own
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fsnn_theory.theory import verify as V
+from fsnn_theory.studies import verify as V
 
 TINY_CONVEX = V.ConvexSetting(train_size=120, test_size=20, hidden=5, l2=0.05, clients=4, batch_size=4)
 TINY_SNN = V.SpikingSetting(train_size=30, test_size=10, hidden=20, workers=2, batch_size=8, eval_points=2)
@@ -202,53 +202,268 @@ def test_yu2019_tiny_case_runs_and_reports_measured_constants():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_cli_json_rows(monkeypatch, capsys, tmp_path):
-    from fsnn_theory import cli
-
-    monkeypatch.setattr(V, "verification_config", tiny_config)
-    code = cli.main(["verify", "--quick", "--json", "--only", "li2020", "field_guide", "compression",
-                     "--out", str(tmp_path)])
-    out = capsys.readouterr().out.strip().splitlines()
-    assert code == 0
-    rows = [json.loads(line) for line in out]
-    assert len(rows) >= 4
-    for r in rows:
-        assert {"theorem", "kind", "runs", "violations", "median_tightness"} <= set(r)
-        assert isinstance(r["violations"], int) and r["kind"] in ("upper", "lower")
-    assert (tmp_path / "verification_table.csv").is_file()
-    table = pd.read_csv(tmp_path / "verification_table.csv")
-    assert len(table) == len(rows)
-
-
-def test_cli_exit_code_on_rigorous_violation(monkeypatch, capsys):
-    from fsnn_theory import cli
-
-    def fake(mode, progress=None, cases=()):
-        return pd.DataFrame({"theorem": ["T", "U"], "source": "", "kind": "upper", "rigorous": [True, False],
-                             "configuration": "c", "seed": 0, "step": 1, "measured": [2.0, 2.0],
-                             "bound": [1.0, 1.0], "constants": "", "note": ""})
-
-    monkeypatch.setattr(V, "run_verification", fake)
-    assert cli.main(["verify", "--quick"]) == 1
-    assert "VIOLATED: T" in capsys.readouterr().err
-
-    def fine(mode, progress=None, cases=()):
-        df = fake(mode)
-        return df.assign(rigorous=[False, False])
-
-    monkeypatch.setattr(V, "run_verification", fine)
-    assert cli.main(["verify", "--quick", "--json"]) == 0
-
-
 @pytest.mark.slow
 def test_experiments_run_and_plot(monkeypatch, tmp_path):
     import experiments
     from fsnn_theory.experiment import run_experiment
 
     monkeypatch.setattr(V, "verification_config", tiny_config)
-    for name in ("verify_strongly_convex", "rounds_vs_local_steps", "verify_nonconvex", "verify_compression"):
+    for name in ("rounds_vs_local_steps", "verify_nonconvex", "verify_compression"):
         result = run_experiment(experiments.get(name), "quick", tmp_path, quiet=True)
         assert (result.out_dir / "figure.png").is_file()
         data = pd.read_csv(result.out_dir / "data.csv")
         rows = V.verification_rows(data)
         assert all(r.violations == 0 for r in rows if r.rigorous), name
+    # on the new protocol (fsnn_theory.studies.verification)
+    from fsnn_theory.studies.verification import run as VR
+
+    monkeypatch.setattr(VR, "verification_config", _tiny_verification_config)
+    module = experiments.get("verify_strongly_convex")
+    result = run_experiment(module, "quick", tmp_path, quiet=True)
+    assert (result.out_dir / "figure.png").is_file()
+    data = pd.read_csv(result.out_dir / "data.csv")
+    rows = VN.rows_from_curves(data)
+    assert len(rows) == 3 and all(r.violations == 0 and r.control_caught for r in rows)
+    macros = module.numbers(data, result.config if hasattr(result, "config") else {})
+    assert macros["StronglyConvexViolations"][0] == 0 and macros["LiThmOneControlsCaught"][0] == 1
+
+
+# =============================================================================================
+# fsnn_theory.studies.verification: informative regime, negative controls, seed means (issue 11)
+# =============================================================================================
+
+from fsnn_theory.studies import verification as VN  # noqa: E402
+from fsnn_theory.studies.verification import cases as VC  # noqa: E402
+from fsnn_theory.studies.verification import table as VT  # noqa: E402
+from fsnn_theory.studies.verification.problems import (ConvexSetting as NewSetting,  # noqa: E402
+                                                       certified_logreg_constants, convex_problem,
+                                                       partition_from_spec)
+from fsnn_theory.studies.verification.simulate import local_sgd_gaps  # noqa: E402
+from fsnn_theory.studies.verification.worst_case import (field_guide_quadratic_case,  # noqa: E402
+                                                         quadratic_local_sgd_averages)
+
+TINY_NEW = NewSetting(train_size=200, hidden=5, clients=4)
+
+
+@pytest.fixture(scope="module")
+def new_problem():
+    return convex_problem(TINY_NEW)
+
+
+def test_checkpoints_are_fixed_log_spaced_multiples():
+    c = VT.checkpoints(2000)
+    assert c.size == 20 and c[-1] == 2000 and c[0] == 20  # horizon / 100 .. horizon
+    np.testing.assert_allclose(np.diff(np.log(c)), np.log(100) / 19, atol=0.03)  # rounding to integers
+    c5 = VT.checkpoints(20000, 5)
+    assert (c5 % 5 == 0).all() and c5[-1] == 20000 and np.all(np.diff(c5) > 0)
+    with pytest.raises(ValueError, match="horizon must be a multiple of unit"):
+        VT.checkpoints(21, 5)
+
+
+def test_seed_mean_ci_by_hand():
+    v = np.array([[1.0, 10.0], [2.0, 10.0], [3.0, 10.0], [4.0, 10.0]])
+    mean, lo, hi = VT.seed_mean_ci(v)
+    # t_{0.975, 3} = 3.182446305284263 (table value), s = sqrt(5/3), n = 4
+    half = 3.182446305284263 * math.sqrt(5.0 / 3.0) / 2.0
+    np.testing.assert_allclose(mean, [2.5, 10.0])
+    np.testing.assert_allclose(lo, [2.5 - half, 10.0], rtol=1e-12)
+    np.testing.assert_allclose(hi, [2.5 + half, 10.0], rtol=1e-12)
+    m1, l1, h1 = VT.seed_mean_ci(v[:1])  # one deterministic run: the run is the expectation
+    assert (m1 == l1).all() and (m1 == h1).all()
+    with pytest.raises(ValueError, match="finite"):
+        VT.seed_mean_ci([[1.0, np.inf]])
+
+
+def test_loglog_slope_recovers_a_power_law():
+    x = np.geomspace(10, 1000, 12)
+    s, lo, hi = VT.loglog_slope(x, 3.0 * x ** -1.5)
+    assert s == pytest.approx(-1.5, abs=1e-12) and lo <= s <= hi and hi - lo < 1e-9
+    assert VT.loglog_slope([1, 2], [1, 2]) is None
+
+
+def test_summarize_upper_by_hand():
+    bound = np.array([20.0, 8.0, 4.0, 2.0])
+    mean = np.array([1.0, 4.0, 1.0, 3.0])
+    low = np.array([0.5, 3.0, 0.5, 2.5])  # last checkpoint: interval entirely above the bound
+    s = VT.summarize_upper(bound, mean, low, initial=10.0)
+    assert (s.checks, s.violations) == (4, 1)
+    assert s.informative_fraction == 0.75  # 20 >= initial 10 is not informative
+    assert s.median_tightness == pytest.approx(2.0)  # ratios 2, 4, 2/3 over informative checkpoints
+    assert s.worst_tightness == pytest.approx(2.0 / 3.0)
+
+
+def test_local_sgd_matches_an_independent_loop(new_problem):
+    """Two rounds of E = 2 on one seed against a plain per-client loop with the model's own loss_and_grad."""
+    pr = new_problem
+    part = partition_from_spec(pr.y, 4, "dirichlet:0.5")
+    etas = np.array([0.1, 0.09, 0.08, 0.07])
+    got = local_sgd_gaps(pr, part, local_steps=2, rounds=2, etas=etas, seeds=[3], record_rounds=[1, 2])
+    rng = np.random.default_rng([3, 0])
+    w = pr.w1.copy()
+    want = []
+    B = pr.setting.batch_size
+    for r in range(2):
+        u = rng.random((2, 4, B))
+        locals_ = []
+        for k, idx in enumerate(part.client_indices):
+            wk = w.copy()
+            for e in range(2):
+                batch = np.asarray(idx)[np.floor(u[e, k] * len(idx)).astype(int)]
+                _, g = pr.model.loss_and_grad(wk, pr.X[batch], pr.y[batch])
+                wk = wk - etas[2 * r + e] * g
+            locals_.append(wk)
+        w = sum(p * wk for p, wk in zip(part.weights, locals_))
+        want.append(pr.model.loss(w, pr.X, pr.y) - pr.f_star_lower)
+    np.testing.assert_allclose(got[0], want, rtol=1e-10)
+    # a seed's trajectory does not depend on the seeds run with it
+    both = local_sgd_gaps(pr, part, local_steps=2, rounds=2, etas=etas, seeds=[5, 3], record_rounds=[1, 2])
+    assert np.array_equal(both[1], got[0])
+
+
+def test_certified_G_ball_holds_along_random_sgd(new_problem):
+    """The proof behind G: SGD steps with eta*lambda <= 1 never leave ||w|| <= max(||w1||, A/lambda)."""
+    pr = new_problem
+    part = partition_from_spec(pr.y, 4, "iid")
+    c = certified_logreg_constants(pr, part)
+    rng = np.random.default_rng(0)
+    w = pr.w1.copy()
+    worst_g = 0.0
+    for t in range(300):
+        batch = rng.integers(0, pr.y.size, size=pr.setting.batch_size)
+        _, g = pr.model.loss_and_grad(w, pr.X[batch], pr.y[batch])
+        worst_g = max(worst_g, float(np.linalg.norm(g)))
+        w = w - rng.uniform(0.05, 1.0) / c.mu * g  # any eta with eta*lambda <= 1
+        assert np.linalg.norm(w) <= c.R * (1 + 1e-12)
+    assert worst_g <= c.G
+    # the informative regime: the start is far, so the initial gap dwarfs Gamma and sigma^2
+    assert pr.initial_gap > 100 * max(c.Gamma, c.sigma2)
+
+
+@pytest.mark.parametrize("scheme,spec,E,H", [("full", "dirichlet:0.5", 1, 400), ("full", "iid", 2, 800),
+                                             ("I", "dirichlet:0.5", 1, 400), ("II", "iid", 1, 400)])
+def test_li2020_control_flagged_while_run_is_not(new_problem, scheme, spec, E, H):
+    curves = VC.li2020_case(new_problem, spec, scheme, E, H, range(5), clients_per_round=2)
+    (row,) = VN.rows_from_curves(curves)
+    assert row.rigor == "proven" and row.kind == "upper" and row.seeds == 5 and row.checks == 20
+    assert row.violations == 0 and row.informative_fraction >= 0.5 and row.status == "verified"
+    assert row.control_caught and row.control_violations >= 1
+    assert row.rate_consistent  # measured decays at least like the bound's 1/T
+
+
+def test_li2020_scheme_ii_needs_balanced_weights(new_problem):
+    with pytest.raises(ValueError, match="balanced"):
+        VC.li2020_case(new_problem, "dirichlet:0.5", "II", 1, 100, [0], clients_per_round=2)
+
+
+def test_qsgd_variance_control_flagged_while_run_is_not(new_problem):
+    (row,) = VN.rows_from_curves(VC.qsgd_variance_case(new_problem, "iid", 16, 2, 10))
+    assert row.violations == 0 and row.informative_fraction == 1.0 and row.control_caught
+
+
+def test_worst_case_quadratic_closed_form():
+    """sigma = 0: the averaged gap is (L D^2/2) (1 - q^S) / (S (1 - q)), q = (1 - eta L)^2."""
+    L, D, eta, tau = 2.0, 3.0, 0.1, 3
+    got = quadratic_local_sgd_averages(L, D, 0.0, 2, tau, 50, eta, [0], [1, 7, 50])[0]
+    q = (1 - eta * L) ** 2
+    S = tau * np.array([1, 7, 50])
+    np.testing.assert_allclose(got, 0.5 * L * D**2 * (1 - q**S) / (S * (1 - q)), rtol=1e-12)
+
+
+def test_worst_case_row_is_tight_and_its_control_flagged():
+    (row,) = VN.rows_from_curves(field_guide_quadratic_case(1.0, 10.0, 0.01, 4, 2, 400, range(5)))
+    assert row.instance == "worst_case" and row.violations == 0 and row.control_caught
+    assert row.median_tightness <= 10 and row.median_tightness == pytest.approx(1.75, rel=0.05)
+
+
+def _tiny_verification_config(mode):
+    return {
+        "convex": asdict(TINY_NEW),
+        "li2020": {"cases": [{"scheme": "full", "partition_spec": "iid", "local_steps": 1, "horizon": 400,
+                              "control_beta_mu": 0.25}], "seeds": [0, 1, 2], "clients_per_round": 2},
+        "worst_case": {"L": 1.0, "D": 10.0, "sigma2": 0.01, "M": 2, "local_steps": [1], "rounds": 200,
+                       "seeds": [0, 1, 2], "control_eta_L": 1.9},
+        "compression": {"partition": "iid", "qsgd_levels": 16, "qsgd_control_levels": 2, "messages": 5,
+                        "ef21_k_fraction": 0.25, "ef21_horizon": 200},
+    }
+
+
+def test_cli_json_schema_and_narrow_table(monkeypatch, capsys, tmp_path):
+    from fsnn_theory import cli
+    from fsnn_theory.studies.verification import run as VR
+
+    monkeypatch.setattr(VR, "verification_config", _tiny_verification_config)
+    assert cli.main(["verify", "--quick", "--json", "--out", str(tmp_path)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert len(rows) == 4
+    required = {"theorem", "kind", "rigor", "source_checked", "configuration", "instance", "seeds", "checks",
+                "violations", "informative_fraction", "control", "control_caught", "slope_predicted",
+                "slope_measured", "rate_consistent", "median_tightness", "worst_tightness", "verdict"}
+    for r in rows:
+        assert required <= set(r) and r["rigor"] in ("proven", "empirical")
+    assert {r["instance"] for r in rows} == {"model", "worst_case"}
+    assert len(pd.read_csv(tmp_path / "verification_table.csv")) == 4
+    # the table rebuilt from the written curves is the same table
+    again = VN.rows_from_curves(pd.read_csv(tmp_path / "verification_curves.csv"))
+    assert [r.as_dict() for r in again] == rows
+    assert cli.main(["verify", "--quick"]) == 0
+    assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 100
+
+
+def test_cli_exit_code_on_proven_violation_or_uncaught_control(monkeypatch, capsys):
+    from fsnn_theory import cli
+    from fsnn_theory.studies.verification import run as VR
+    from fsnn_theory.theory.bounds import Bound
+
+    def curves(run_value, control_value, rigor="proven"):
+        b = Bound(value=np.full(3, 1.0), kind="upper", theorem="T", quantity="q", source_checked="verbatim")
+        return VN.curves.case_curves(theorem="T", bound=b, rigor=rigor, configuration="c", steps=[1, 2, 3],
+                                     run_values=np.full((2, 3), run_value), initial=5.0, constants="",
+                                     control="ctl", control_values=np.full((2, 3), control_value))
+
+    for run_value, control_value, rigor, code in [(0.5, 2.0, "proven", 0), (2.0, 2.0, "proven", 1),
+                                                  (0.5, 0.5, "proven", 1), (2.0, 0.5, "empirical", 0)]:
+        monkeypatch.setattr(VR, "run_verification",
+                            lambda mode, progress=None, groups=(), c=curves(run_value, control_value, rigor): c)
+        assert cli.main(["verify", "--quick", "--json"]) == code, (run_value, control_value, rigor)
+        capsys.readouterr()
+
+
+def test_top_k_rows_by_hand():
+    from fsnn_theory.studies.verification.ef21 import top_k_rows
+
+    V = np.array([[3.0, -5.0, 1.0, 4.0], [0.0, 2.0, -2.0, 1.0]])
+    np.testing.assert_array_equal(top_k_rows(V, 2), [[0.0, -5.0, 0.0, 4.0], [0.0, 2.0, -2.0, 0.0]])
+
+
+def test_ef21_control_flagged_while_run_is_not(new_problem):
+    from fsnn_theory.studies.verification.ef21 import ef21_case, ef21_gradient_norms
+
+    (row,) = VN.rows_from_curves(ef21_case(new_problem, "iid", 0.25, 400))
+    assert row.seeds == 1 and row.violations == 0 and row.informative_fraction >= 0.5
+    assert row.control_caught and row.source_checked == "recalled"
+    # with k = d EF21 is gradient descent: ||grad f||^2 decreases monotonically at a step <= 1/L
+    part = partition_from_spec(new_problem.y, 4, "iid")
+    d = new_problem.model.n_params
+    gd = ef21_gradient_norms(new_problem, part, d, 0.1, 50)
+    plain = ef21_gradient_norms(new_problem, part, d, 0.1, 50, error_feedback=False)
+    np.testing.assert_allclose(gd, plain, rtol=1e-12)
+    assert np.all(np.diff(gd) < 0)
+
+
+def test_lower_bounds_get_a_verdict_not_violations():
+    from fsnn_theory.theory.bounds import Bound
+
+    b = Bound(value=np.full(4, 1.0), kind="lower", theorem="L", quantity="q", source_checked="secondary")
+
+    def row(values):
+        c = VN.curves.case_curves(theorem="L", bound=b, rigor="proven", configuration="c", steps=np.arange(1, 5),
+                                  run_values=values, initial=10.0, constants="")
+        (r,) = VN.rows_from_curves(c)
+        return r
+
+    above = row(np.array([[2.0, 3.0, 2.0, 5.0], [2.2, 3.1, 2.1, 4.0]]))
+    assert above.verdict == "consistent" and above.kind == "lower" and not above.failing
+    below = row(np.array([[0.5, 3.0, 2.0, 5.0], [0.5, 3.1, 2.1, 4.0]]))  # whole interval below at step 1
+    wide = row(np.array([[0.5, 3.0, 2.0, 5.0], [1.4, 3.1, 2.1, 4.0]]))  # mean below, interval reaches it
+    assert wide.verdict == "consistent"
+    assert below.verdict == "inconsistent" and below.failing

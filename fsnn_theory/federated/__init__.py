@@ -18,7 +18,10 @@ The model protocol (what a model must offer; flat float64 parameter vector of le
     synops(params, X) -> (n,)                        inference events per sample (MACs for a dense model)
     gradient_support(params, X, y) -> (n_params,) bool
 
-Implemented by `fsnn_theory.network.SNNClassifier` and `LogisticRegressionModel`.
+Written down as the typed protocol `algorithms.FederatedModel`; `algorithms.BatchedModel` (all
+clients' gradients in one call: `LogisticRegressionModel`) and `algorithms.SpikingModel` (events
+and spike-causal support from the training forward pass: `fsnn_theory.network.SNNClassifier`)
+select the fast paths. `run_federated` is a thin loop over the pure `round_step(state, federation)`.
 """
 
 from __future__ import annotations
@@ -41,10 +44,24 @@ from fsnn_theory.federated.algorithms import (
     STREAM_DROPOUT,
     STREAM_SAMPLING,
     STREAM_UPLINK,
+    BatchedModel,
+    FedAvg,
     FederatedConfig,
+    FederatedModel,
     FederatedRun,
+    FederatedState,
+    Federation,
+    FedProx,
+    RoundReport,
+    Scaffold,
+    SpikingModel,
     StepSchedule,
+    account,
     centralised_sgd,
+    initial_state,
+    make_algorithm,
+    prepare,
+    round_step,
     run_federated,
     select_clients,
     stream_rng,
@@ -85,6 +102,8 @@ from fsnn_theory.federated.partition import (
     iid_partition,
     label_tv_distances,
     make_partition,
+    parse_partition,
+    PartitionSpec,
     powerlaw_partition,
     shards_partition,
 )
@@ -94,12 +113,14 @@ __all__ = [
     "STREAM_SAMPLING", "STREAM_DROPOUT", "STREAM_BATCH", "STREAM_UPLINK", "STREAM_CONTROL",
     "ENERGY_PER_SYNOP_PJ", "ENERGY_PER_MAC_PJ",
     "Partition", "iid_partition", "dirichlet_partition", "shards_partition", "powerlaw_partition",
-    "make_partition", "label_tv_distances", "gini_coefficient",
+    "make_partition", "PartitionSpec", "parse_partition", "label_tv_distances", "gini_coefficient",
     "Compressor", "Message", "Dense", "QSGD", "TopK", "RandomK", "Int8", "SpikeCausal", "parse_compressor",
     "elias_omega_length", "elias_omega_encode", "elias_omega_decode", "qsgd_levels", "qsgd_encode",
     "qsgd_decode", "qsgd_message_bits", "sparse_index_bits", "causal_message_bits", "error_feedback_step",
     "StepSchedule", "FederatedConfig", "FederatedRun", "run_federated", "centralised_sgd", "select_clients",
-    "stream_rng",
+    "stream_rng", "FederatedModel", "BatchedModel", "SpikingModel", "FedAvg", "FedProx", "Scaffold",
+    "make_algorithm", "FederatedState", "Federation", "RoundReport", "prepare", "initial_state", "round_step",
+    "account",
     "energy_per_operation_pj", "energy_joules", "training_events", "downlink_bits",
     "LogisticRegressionModel", "SpikeTimeFeatures", "spike_feature_dataset", "smoothness_constant",
 ]

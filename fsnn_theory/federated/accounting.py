@@ -17,6 +17,7 @@ forward pass's MACs.
 from __future__ import annotations
 
 from fsnn_theory._validation import check_int, check_nonnegative
+from fsnn_theory.network import ENERGY_PER_MAC_PJ, ENERGY_PER_SYNOP_PJ
 from fsnn_theory.theory.bounds import dense_float32_bits
 
 __all__ = [
@@ -28,8 +29,8 @@ __all__ = [
     "downlink_bits",
 ]
 
-ENERGY_PER_SYNOP_PJ = 0.9  # accumulate, Horowitz ISSCC 2014
-ENERGY_PER_MAC_PJ = 4.6  # 32-bit float multiply-accumulate, Horowitz ISSCC 2014
+# The per-operation energies are defined once, next to the synaptic-event counts of the network
+# (Horowitz, ISSCC 2014, 45 nm: accumulate 0.9 pJ, 32-bit float multiply-accumulate 4.6 pJ).
 
 
 def energy_per_operation_pj(operation: str) -> float:

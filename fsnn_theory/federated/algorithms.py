@@ -60,12 +60,20 @@ One round r = 0, 1, ..., R-1 (reported as round r + 1; round 0 is the initial mo
 compression of Δy and Δc). So the same seed and config give the same history, bit for bit,
 independent of evaluation settings or of which clients are skipped.
 
-**Vectorisation.** A model with ``batched_loss_and_grad(P, Z, y, sample_weight)`` and
-``design(X)`` (e.g. :class:`~fsnn_theory.federated.logreg.LogisticRegressionModel`) runs all
+**Structure.** :func:`run_federated` is a thin loop: :func:`prepare` (checks; the clients'
+data), :func:`initial_state` (a :class:`FederatedState`: model, control variates, error-feedback
+memories, round), then per round the pure :func:`round_step` (new state + a :class:`RoundReport`
+of raw counts), :func:`account` (events, energy) and an evaluation every ``eval_every`` rounds.
+The algorithm is a small strategy object (:class:`FedAvg`, :class:`FedProx`, :class:`Scaffold`);
+local SGD shares ``sgd_step``, ``clip_update_norm``, ``inverse_decay`` and ``weight_bumping``
+with `fsnn_theory.training`.
+
+**Vectorisation.** A :class:`BatchedModel` (``batched_loss_and_grad(P, Z, y, sample_weight)``
+and ``design(X)``, e.g. :class:`~fsnn_theory.federated.logreg.LogisticRegressionModel`) runs all
 surviving clients' local steps as one batched computation per step; other models run one
-vectorised call per client and step. A model with ``loss_grad_forward`` and ``network`` (the
-spiking :class:`~fsnn_theory.network.SNNClassifier`) gives its synaptic events and spike-causal
-support from the training forward pass itself.
+vectorised call per client and step. A :class:`SpikingModel` (``loss_grad_forward`` and
+``network``: the spiking :class:`~fsnn_theory.network.SNNClassifier`) gives its synaptic events
+and spike-causal support from the training forward pass itself.
 
 **Accounting** (per round; `fsnn_theory.federated.accounting`): uplink bits (exact message
 lengths of the reporting clients), downlink bits, training events (forward + backward = 2 × the
@@ -78,8 +86,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Union
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable, Iterable, Protocol, Union, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -89,7 +97,9 @@ from fsnn_theory.data import Split
 from fsnn_theory.federated.accounting import downlink_bits, energy_joules, training_events
 from fsnn_theory.federated.compressors import Compressor, Dense, Message, parse_compressor, to_float32
 from fsnn_theory.federated.partition import Partition
+from fsnn_theory.network import spike_causal_support, synaptic_events
 from fsnn_theory.theory.bounds import li2020_step_size
+from fsnn_theory.training import WeightBumping, clip_update_norm, inverse_decay, sgd_step, weight_bumping
 
 __all__ = [
     "ALGORITHMS",
@@ -104,6 +114,20 @@ __all__ = [
     "StepSchedule",
     "FederatedConfig",
     "FederatedRun",
+    "FederatedModel",
+    "BatchedModel",
+    "SpikingModel",
+    "FedAvg",
+    "FedProx",
+    "Scaffold",
+    "make_algorithm",
+    "FederatedState",
+    "Federation",
+    "RoundReport",
+    "prepare",
+    "initial_state",
+    "round_step",
+    "account",
     "stream_rng",
     "select_clients",
     "run_federated",
@@ -169,7 +193,7 @@ class StepSchedule:
         if self.kind == "constant":
             return float(self.eta0)
         if self.kind == "inverse":
-            return float(self.eta0 / (1.0 + self.decay * t))
+            return inverse_decay(self.eta0, t, self.decay)
         return float(li2020_step_size(t + 1, self.L, self.mu, E))
 
 
@@ -213,8 +237,6 @@ class FederatedConfig:
 
     def __post_init__(self) -> None:
         if self.bumping is not None:
-            from fsnn_theory.training import WeightBumping
-
             if not isinstance(self.bumping, WeightBumping):
                 raise ValueError(f"bumping must be None or a fsnn_theory.training.WeightBumping, got {self.bumping!r}")
         if self.max_dw_norm is not None:
@@ -298,6 +320,114 @@ def select_clients(scheme: str, weights: np.ndarray, K: int | None, rng: np.rand
 
 
 # --------------------------------------------------------------------------------------------
+# Model protocols (what the loop needs; checked once, at the start of a run)
+# --------------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class FederatedModel(Protocol):
+    """Flat float64 parameters of length ``n_params`` (see `fsnn_theory.federated` for the contract)."""
+
+    n_params: int
+    n_classes: int
+
+    def init_params(self, seed: int) -> np.ndarray: ...
+    def loss(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> float: ...
+    def loss_and_grad(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]: ...
+    def predict(self, params: np.ndarray, X: np.ndarray) -> np.ndarray: ...
+    def accuracy(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> float: ...
+    def synops(self, params: np.ndarray, X: np.ndarray) -> np.ndarray: ...
+    def gradient_support(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class BatchedModel(FederatedModel, Protocol):
+    """A model that computes all clients' gradients in one call (e.g. the convex logreg model):
+    ``batched_loss_and_grad(P (M, d), Z (M, B, F), y (M, B), sample_weight (M, B))`` on the
+    precomputed ``design(X)``."""
+
+    def design(self, X: np.ndarray) -> np.ndarray: ...
+    def batched_loss_and_grad(self, P: np.ndarray, Z: np.ndarray, y: np.ndarray,
+                              sample_weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@runtime_checkable
+class SpikingModel(FederatedModel, Protocol):
+    """A spiking model whose training forward pass gives its synaptic events and spike-causal
+    support (`fsnn_theory.network.SNNClassifier`); needed for the per-spike guard and bumping."""
+
+    network: Any
+
+    def loss_grad_forward(self, params: np.ndarray, X: np.ndarray, y: np.ndarray, *,
+                          max_dw_norm: float | None = None, time_jitter: np.ndarray | None = None): ...
+
+
+_PROTOCOL_MEMBERS = ("n_params", "n_classes", "init_params", "loss", "loss_and_grad", "predict", "accuracy",
+                     "synops", "gradient_support")
+
+
+def _check_model(model) -> None:
+    if not isinstance(model, FederatedModel):
+        missing = [a for a in _PROTOCOL_MEMBERS if not hasattr(model, a)]
+        raise ValueError(f"model does not implement the federated model protocol: missing {', '.join(missing)}")
+
+
+# --------------------------------------------------------------------------------------------
+# Algorithms: what differs between FedAvg, FedProx and SCAFFOLD
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FedAvg:
+    """FedAvg (McMahan et al. 2017): plain local SGD, one broadcast vector, no control variates."""
+
+    name: str = "fedavg"
+    broadcasts: int = 1  # vectors sent down per selected client (the model; SCAFFOLD adds c)
+    uses_control: bool = False
+
+    def gradient_terms(self, state: "FederatedState", c_b, surv):
+        """(proximal weight μ or None, per-client gradient corrections (M, d) or None)."""
+        return None, None
+
+
+@dataclass(frozen=True)
+class FedProx(FedAvg):
+    r"""FedProx (Li et al., MLSys 2020): local gradient :math:`g(y) + \mu (y - w_b)`."""
+
+    name: str = "fedprox"
+    mu: float = 0.01
+
+    def gradient_terms(self, state, c_b, surv):
+        return self.mu, None
+
+
+@dataclass(frozen=True)
+class Scaffold(FedAvg):
+    r"""SCAFFOLD (Karimireddy et al. 2020, option II): local gradient :math:`g(y) - c_k + c`."""
+
+    name: str = "scaffold"
+    broadcasts: int = 2
+    uses_control: bool = True
+
+    def gradient_terms(self, state, c_b, surv):
+        return None, c_b[None, :] - state.client_controls[surv]
+
+    @staticmethod
+    def new_client_control(c_k, c_b, w_b, y, eta_sum: float) -> np.ndarray:
+        r""":math:`c_k^+ = c_k - c + (w_b - y)/\sum_i \eta_i` (Alg. 1, option II)."""
+        return c_k - c_b + (w_b - y) / eta_sum
+
+
+def make_algorithm(config: FederatedConfig) -> FedAvg:
+    """The strategy object of ``config.algorithm``."""
+    if config.algorithm == "fedprox":
+        return FedProx(mu=config.prox_mu)
+    if config.algorithm == "scaffold":
+        return Scaffold()
+    return FedAvg()
+
+
+# --------------------------------------------------------------------------------------------
 # Local work
 # --------------------------------------------------------------------------------------------
 
@@ -328,59 +458,48 @@ class _StepStats:
         self.support = np.zeros(d, dtype=bool) if need_support else None
 
 
-def _loss_grad_stats(model, params, Xb, yb, stats: _StepStats, max_dw_norm=None):
+def _loss_grad_stats(model, spiking: bool, params, Xb, yb, stats: _StepStats, max_dw_norm=None):
     """(gradient, forward pass or None) of one step, adding its forward events and support to ``stats``."""
-    network = getattr(model, "network", None)
-    if network is not None and hasattr(model, "loss_grad_forward"):
-        from fsnn_theory.network import spike_causal_support, synaptic_events
-
+    if spiking:
         _, grad, fwd = model.loss_grad_forward(params, Xb, yb, max_dw_norm=max_dw_norm)
-        stats.events += float(synaptic_events(network, fwd).sum())
+        stats.events += float(synaptic_events(model.network, fwd).sum())
         if stats.support is not None:
-            stats.support |= spike_causal_support(network, fwd)
+            stats.support |= spike_causal_support(model.network, fwd)
         stats.samples += len(yb)
         return np.asarray(grad, dtype=np.float64), fwd
-    else:
-        _, grad = model.loss_and_grad(params, Xb, yb)
-        stats.events += float(np.sum(model.synops(params, Xb)))
-        if stats.support is not None:
-            stats.support |= np.asarray(model.gradient_support(params, Xb, yb), dtype=bool)
+    _, grad = model.loss_and_grad(params, Xb, yb)
+    stats.events += float(np.sum(model.synops(params, Xb)))
+    if stats.support is not None:
+        stats.support |= np.asarray(model.gradient_support(params, Xb, yb), dtype=bool)
     stats.samples += len(yb)
     return np.asarray(grad, dtype=np.float64), None
 
 
-def _clip(g: np.ndarray, c: float | None) -> np.ndarray:
-    if c is None:
-        return g
-    norm = float(np.linalg.norm(g))
-    return g * (c / norm) if norm > c else g
-
-
-def _local_sgd(model, w_b, Xk, yk, batches, etas, correction, prox_mu, stats, clip=None,
+def _local_sgd(model, spiking, w_b, Xk, yk, batches, etas, correction, prox_mu, stats, clip=None,
                max_dw_norm=None, bumping=None) -> np.ndarray:
+    """One client's local SGD from ``w_b`` (`training.sgd_step` without momentum, `training.clip_update_norm`)."""
     y = w_b.copy()
     bump_value, last_bumped = (bumping.value if bumping is not None else 0.0), None
     for idx, eta in zip(batches, etas):
-        g, fwd = _loss_grad_stats(model, y, Xk[idx], yk[idx], stats, max_dw_norm)
+        g, fwd = _loss_grad_stats(model, spiking, y, Xk[idx], yk[idx], stats, max_dw_norm)
         if bumping is not None:
-            from fsnn_theory.training import weight_bumping
-
             y_bumped, last_bumped, bump_value = weight_bumping(model, y, fwd, bumping, bump_value, last_bumped,
                                                                yk[idx])
             if last_bumped is not None:
                 y = y_bumped
                 continue
-        g = _clip(g, clip)
+        g, _ = clip_update_norm(g, clip)
         if prox_mu is not None:
             g = g + prox_mu * (y - w_b)
         if correction is not None:
             g = g + correction
-        y = y - eta * g
+        delta, _ = sgd_step(g, g, eta, 0.0)
+        y = y - delta
     return y
 
 
 def _local_sgd_batched(model, w_b, data, batch_lists, etas, corrections, prox_mu, stats_list, clip=None) -> np.ndarray:
-    """All clients' local steps at once (models with ``batched_loss_and_grad`` and ``design``)."""
+    """All clients' local steps at once (a :class:`BatchedModel`)."""
     M = len(batch_lists)
     S = max(len(b) for b in batch_lists)
     B = max(len(idx) for b in batch_lists for idx in b)
@@ -402,9 +521,7 @@ def _local_sgd_batched(model, w_b, data, batch_lists, etas, corrections, prox_mu
     Y = np.repeat(w_b[None, :], M, axis=0)
     for i in range(S):
         _, G = model.batched_loss_and_grad(Y, Zb[:, i], yb[:, i], sw[:, i])
-        if clip is not None:
-            norms = np.linalg.norm(G, axis=1)
-            G = G * np.where(norms > clip, clip / np.where(norms > clip, norms, 1.0), 1.0)[:, None]
+        G, _ = clip_update_norm(G, clip)
         if prox_mu is not None:
             G = G + prox_mu * (Y - w_b[None, :])
         if corrections is not None:
@@ -417,9 +534,212 @@ def _local_sgd_batched(model, w_b, data, batch_lists, etas, corrections, prox_mu
     return Y
 
 
+def _send(comp: Compressor, v: np.ndarray, memory: np.ndarray | None, k: int, rng, support) -> Message:
+    """Compress one vector for client k, with error feedback if the compressor uses it (updates ``memory[k]``)."""
+    if memory is None:
+        return comp.compress(v, rng, support)
+    p = v + memory[k]
+    msg = comp.compress(p, rng, support)
+    memory[k] = p - msg.decoded
+    return msg
+
+
 # --------------------------------------------------------------------------------------------
-# The federated loop
+# State, set-up and one round
 # --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class FederatedState:
+    """Everything that changes from round to round.
+
+    ``round``: rounds completed; ``params``: the server model w; ``server_control`` c and
+    ``client_controls`` c_k (N, d) (SCAFFOLD, else None); ``uplink_memory`` / ``control_memory``
+    (N, d): error-feedback memories of Δy and Δc (compressors with error feedback, else None).
+    The random keys are ``(seed, stream, round, client)`` (:func:`stream_rng`), so the state
+    needs no generator: a round's draws are a function of the seed and the round number.
+    """
+
+    round: int
+    params: np.ndarray
+    server_control: np.ndarray
+    client_controls: np.ndarray | None
+    uplink_memory: np.ndarray | None
+    control_memory: np.ndarray | None
+
+
+@dataclass(frozen=True, eq=False)
+class Federation:
+    """What stays fixed during a run: model, the clients' data, p_k, config, algorithm.
+
+    Built by :func:`prepare` (which checks the model protocol and the partition); ``clients[k]``
+    = (X_k, y_k, design(X_k) for a :class:`BatchedModel` else None).
+    """
+
+    model: Any
+    clients: tuple
+    weights: np.ndarray
+    config: FederatedConfig
+    algorithm: FedAvg
+    n_params: int
+    steps_max: int
+    batched: bool
+    spiking: bool
+    operation: str
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """Raw counts of one round (accounting turns them into events and energy: :func:`account`).
+
+    ``client_seconds`` is wall time (not deterministic); everything else is.
+    """
+
+    participants: int
+    reporting: int
+    uplink_bits: int
+    downlink_bits: int
+    forward_events: float
+    samples: int
+    densities: tuple[float, ...]  # per uplink model message: values sent / d
+    client_seconds: float
+
+
+def prepare(model, train: Split, partition: Partition, config: FederatedConfig) -> Federation:
+    """Check model, partition and config against each other and fix the clients' data."""
+    _check_model(model)
+    if not isinstance(partition, Partition):
+        raise ValueError(f"partition must be a Partition, got {type(partition).__name__}")
+    if partition.labels.size != train.n_samples or not np.array_equal(partition.labels, train.y):
+        raise ValueError("partition must partition the training split (its labels differ from train.y)")
+    N = partition.n_clients
+    K = config.clients_per_round
+    if K is not None and K > N:
+        raise ValueError(f"clients_per_round K must be <= the number of clients N = {N}, got K = {K}")
+    batched = isinstance(model, BatchedModel)
+    spiking = isinstance(model, SpikingModel)
+    if config.max_dw_norm is not None and not spiking:
+        raise ValueError("max_dw_norm applies to spiking models with loss_grad_forward only; set it to None")
+    if config.bumping is not None and not spiking:
+        raise ValueError("bumping applies to spiking models with loss_grad_forward only; set it to None")
+    clients = []
+    for idx in partition.client_indices:
+        Xk, yk = train.X[idx], train.y[idx]
+        clients.append((Xk, yk, model.design(Xk) if batched else None))
+    steps_max = max(_steps_per_round(len(idx), config) for idx in partition.client_indices)
+    return Federation(model, tuple(clients), partition.weights, config, make_algorithm(config), int(model.n_params),
+                      steps_max, batched, spiking, getattr(model, "operation", "synop"))
+
+
+def initial_state(fed: Federation) -> FederatedState:
+    """Round 0: ``model.init_params(seed)``, zero control variates and error-feedback memories."""
+    d, N, cfg = fed.n_params, len(fed.clients), fed.config
+    w = np.asarray(fed.model.init_params(cfg.seed), dtype=np.float64).copy()
+    if w.shape != (d,):
+        raise ValueError(f"model.init_params must return shape ({d},), got {w.shape}")
+    control = fed.algorithm.uses_control
+    ef = cfg.compressor.error_feedback
+    return FederatedState(
+        round=0, params=w, server_control=np.zeros(d),
+        client_controls=np.zeros((N, d)) if control else None,
+        uplink_memory=np.zeros((N, d)) if ef else None,
+        control_memory=np.zeros((N, d)) if (ef and control) else None,
+    )
+
+
+def _wire(v: np.ndarray, wire_bits: int) -> np.ndarray:
+    return to_float32(v, "the broadcast model") if wire_bits == 32 else v.copy()
+
+
+def round_step(state: FederatedState, fed: Federation) -> tuple[FederatedState, RoundReport]:
+    """One round (selection, dropouts, broadcast, local work, uplink, aggregation; module docstring).
+
+    Pure in the federated sense: returns a new state and leaves ``state`` unchanged; its random
+    draws are keyed by ``(config.seed, stream, state.round, client)``.
+    """
+    cfg, algo, model, d = fed.config, fed.algorithm, fed.model, fed.n_params
+    comp = cfg.compressor
+    lossless = isinstance(comp, Dense) and comp.value_bits == 64
+    r = state.round
+    p = fed.weights
+    sel, a = select_clients(cfg.scheme, p, cfg.clients_per_round, stream_rng(cfg.seed, STREAM_SAMPLING, r))
+    keep = np.ones(sel.size, dtype=bool)
+    if cfg.dropout > 0:
+        keep = stream_rng(cfg.seed, STREAM_DROPOUT, r).random(sel.size) >= cfg.dropout
+    down = downlink_bits(d, int(sel.size), algo.broadcasts, cfg.wire_bits)
+    w_b = _wire(state.params, cfg.wire_bits)
+    c_b = _wire(state.server_control, cfg.wire_bits) if algo.uses_control else None
+    surv = sel[keep]
+    if not surv.size:  # everyone dropped out: the model is unchanged
+        report = RoundReport(int(sel.size), 0, 0, down, 0.0, 0, (), 0.0)
+        return replace(state, round=r + 1), report
+
+    c_k = None if state.client_controls is None else state.client_controls.copy()
+    mem_up = None if state.uplink_memory is None else state.uplink_memory.copy()
+    mem_c = None if state.control_memory is None else state.control_memory.copy()
+    t_start = r * fed.steps_max
+    batch_lists = [_client_batches(stream_rng(cfg.seed, STREAM_BATCH, r, int(k)), len(fed.clients[k][1]), cfg)
+                   for k in surv]
+    etas = [cfg.schedule.step_size(t_start + i, fed.steps_max) for i in range(fed.steps_max)]
+    stats = [_StepStats(d, comp.needs_support) for _ in surv]
+    prox_mu, corrections = algo.gradient_terms(state, c_b, surv)
+    client_seconds = 0.0
+    if fed.batched:
+        t0 = time.perf_counter()
+        Y = _local_sgd_batched(model, w_b, [fed.clients[k] for k in surv], batch_lists, etas, corrections,
+                               prox_mu, stats, cfg.clip_grad_norm)
+        client_seconds = time.perf_counter() - t0
+    else:
+        Y = np.empty((surv.size, d))
+        for m, k in enumerate(surv):
+            t0 = time.perf_counter()
+            Xk, yk, _ = fed.clients[k]
+            Y[m] = _local_sgd(model, fed.spiking, w_b, Xk, yk, batch_lists[m], etas,
+                              None if corrections is None else corrections[m], prox_mu, stats[m],
+                              cfg.clip_grad_norm, cfg.max_dw_norm, cfg.bumping)
+            client_seconds += time.perf_counter() - t0
+    # uplink
+    Y_hat = np.empty_like(Y)
+    up_bits, densities = 0, []
+    dc_hat = np.zeros((surv.size, d)) if algo.uses_control else None
+    for m, k in enumerate(surv):
+        msg = _send(comp, Y[m] - w_b, mem_up, k, stream_rng(cfg.seed, STREAM_UPLINK, r, int(k)), stats[m].support)
+        up_bits += msg.bits
+        densities.append(msg.n_values / d)
+        Y_hat[m] = Y[m] if lossless else w_b + msg.decoded
+        if algo.uses_control:
+            eta_sum = float(sum(etas[: len(batch_lists[m])]))
+            c_new = algo.new_client_control(c_k[k], c_b, w_b, Y[m], eta_sum)
+            msg_c = _send(comp, c_new - c_k[k], mem_c, k, stream_rng(cfg.seed, STREAM_CONTROL, r, int(k)),
+                          stats[m].support)
+            up_bits += msg_c.bits
+            dc_hat[m] = (c_new - c_k[k]) if lossless else msg_c.decoded
+            c_k[k] = c_new
+    # aggregation
+    a_sel_total = float(a.sum())
+    a_surv = a[keep]
+    a_norm = a_surv * (a_sel_total / float(a_surv.sum()))
+    if cfg.server_lr == 1.0:
+        w = (a_norm[:, None] * Y_hat).sum(axis=0)
+    else:
+        w = a_sel_total * w_b + cfg.server_lr * (a_norm[:, None] * (Y_hat - w_b[None, :])).sum(axis=0)
+    c = c_b + (p[surv][:, None] * dc_hat).sum(axis=0) if algo.uses_control else state.server_control
+    new_state = FederatedState(r + 1, w, c, c_k, mem_up, mem_c)
+    report = RoundReport(int(sel.size), int(surv.size), up_bits, down, sum(s.events for s in stats),
+                         sum(s.samples for s in stats), tuple(densities), client_seconds)
+    return new_state, report
+
+
+# --------------------------------------------------------------------------------------------
+# Accounting and the loop
+# --------------------------------------------------------------------------------------------
+
+
+def account(report: RoundReport, operation: str) -> dict[str, Any]:
+    """Per-round totals of a report: bits, training events (forward + backward) and their energy."""
+    events = training_events(report.forward_events)
+    return {"uplink_bits": report.uplink_bits, "downlink_bits": report.downlink_bits, "synops": events,
+            "energy_train_j": energy_joules(events, operation), "samples": report.samples}
 
 
 def _evaluate(model, w, train: Split, test: Split) -> dict[str, float]:
@@ -429,13 +749,6 @@ def _evaluate(model, w, train: Split, test: Split) -> dict[str, float]:
         "test_accuracy": float(model.accuracy(w, test.X, test.y)),
         "inference_synops": float(np.mean(model.synops(w, test.X))),
     }
-
-
-def _check_model(model) -> None:
-    missing = [a for a in ("n_params", "n_classes", "init_params", "loss", "loss_and_grad", "predict",
-                           "accuracy", "synops", "gradient_support") if not hasattr(model, a)]
-    if missing:
-        raise ValueError(f"model does not implement the federated model protocol: missing {', '.join(missing)}")
 
 
 def run_federated(
@@ -449,51 +762,39 @@ def run_federated(
 ) -> FederatedRun:
     """Run ``config.rounds`` rounds of federated training of ``model`` on ``partition`` of ``train``.
 
-    ``model`` implements the federated model protocol (flat float64 parameters; see the module
-    docstring for the optional batched and spiking fast paths); ``partition`` must partition
-    ``train`` (same labels). Returns a :class:`FederatedRun`. Errors: ``clients_per_round`` K > N,
-    a partition of another data set, or a model without the protocol raise ``ValueError``.
+    ``model`` implements :class:`FederatedModel` (flat float64 parameters; :class:`BatchedModel`
+    and :class:`SpikingModel` get their fast paths); ``partition`` must partition ``train`` (same
+    labels). A thin loop: :func:`prepare`, :func:`initial_state`, then per round
+    :func:`round_step`, :func:`account` and an evaluation every ``eval_every`` rounds. Returns a
+    :class:`FederatedRun`. Errors: ``clients_per_round`` K > N, a partition of another data set,
+    or a model without the protocol raise ``ValueError``.
+
+    Examples
+    --------
+    FedAvg on two clients, logistic regression with d = (2 + 1) x 2 = 6 parameters. The start is
+    all zeros, so the first training loss is ln 2 (two classes, uniform prediction);
+    every round each client receives and sends 32 d = 192 bits (``compressor="none"`` = float32).
+
+    >>> import math
+    >>> import numpy as np
+    >>> from fsnn_theory.data import Split
+    >>> from fsnn_theory.federated import (FederatedConfig, LogisticRegressionModel,
+    ...                                    make_partition, run_federated)
+    >>> X = np.random.default_rng(0).normal(size=(40, 2))
+    >>> train = Split(X, (X[:, 0] > 0).astype(np.int64))
+    >>> model = LogisticRegressionModel(n_features=2, n_classes=2, l2=0.01)
+    >>> partition = make_partition("iid", train.y, n_clients=2, seed=0)
+    >>> run = run_federated(model, train, train, partition,
+    ...                     FederatedConfig(rounds=3, local_steps=2, batch_size=4))
+    >>> h = run.history
+    >>> h["round"].tolist(), h["uplink_bits"].tolist(), int(h["cum_downlink_bits"].iloc[-1])
+    ([0, 1, 2, 3], [0, 384, 384, 384], 1152)
+    >>> math.isclose(h["train_loss"].iloc[0], math.log(2.0), rel_tol=1e-12)
+    True
     """
-    _check_model(model)
-    if not isinstance(partition, Partition):
-        raise ValueError(f"partition must be a Partition, got {type(partition).__name__}")
-    if partition.labels.size != train.n_samples or not np.array_equal(partition.labels, train.y):
-        raise ValueError("partition must partition the training split (its labels differ from train.y)")
-    N = partition.n_clients
-    K = config.clients_per_round
-    if K is not None and K > N:
-        raise ValueError(f"clients_per_round K must be <= the number of clients N = {N}, got K = {K}")
-    d = int(model.n_params)
-    p = partition.weights
-    comp = config.compressor
-    lossless = isinstance(comp, Dense) and comp.value_bits == 64
-    scaffold = config.algorithm == "scaffold"
-    prox_mu = config.prox_mu if config.algorithm == "fedprox" else None
-    operation = getattr(model, "operation", "synop")
-    batched = hasattr(model, "batched_loss_and_grad") and hasattr(model, "design")
-    spiking = hasattr(model, "loss_grad_forward") and hasattr(model, "network")
-    if config.max_dw_norm is not None and not spiking:
-        raise ValueError("max_dw_norm applies to spiking models with loss_grad_forward only; set it to None")
-    if config.bumping is not None and not spiking:
-        raise ValueError("bumping applies to spiking models with loss_grad_forward only; set it to None")
-
-    clients = []
-    for idx in partition.client_indices:
-        Xk, yk = train.X[idx], train.y[idx]
-        clients.append((Xk, yk, model.design(Xk) if batched else None))
-    steps_max = max(_steps_per_round(len(idx), config) for idx in partition.client_indices)
-
-    w = np.asarray(model.init_params(config.seed), dtype=np.float64).copy()
-    if w.shape != (d,):
-        raise ValueError(f"model.init_params must return shape ({d},), got {w.shape}")
-    c = np.zeros(d)
-    c_k = np.zeros((N, d)) if scaffold else None
-    mem_up = np.zeros((N, d)) if comp.error_feedback else None
-    mem_c = np.zeros((N, d)) if (comp.error_feedback and scaffold) else None
-
-    def wire(v: np.ndarray) -> np.ndarray:
-        return to_float32(v, "the broadcast model") if config.wire_bits == 32 else v.copy()
-
+    fed = prepare(model, train, partition, config)
+    state = initial_state(fed)
+    operation = fed.operation
     rows: list[dict[str, Any]] = []
     timing: list[dict[str, Any]] = []
     totals = {"uplink_bits": 0, "downlink_bits": 0, "synops": 0.0, "energy_train_j": 0.0, "samples": 0}
@@ -501,7 +802,7 @@ def run_federated(
     acc.update(participants=0, reporting=0, density_sum=0.0, messages=0)
 
     def record(round_no: int) -> None:
-        ev = _evaluate(model, w, train, test)
+        ev = _evaluate(model, state.params, train, test)
         rows.append({
             "round": round_no,
             "train_loss": ev["train_loss"],
@@ -532,79 +833,16 @@ def run_federated(
         rounds = progress(rounds)
     for r in rounds:
         t_round = time.perf_counter()
-        sel, a = select_clients(config.scheme, p, K, stream_rng(config.seed, STREAM_SAMPLING, r))
-        keep = np.ones(sel.size, dtype=bool)
-        if config.dropout > 0:
-            keep = stream_rng(config.seed, STREAM_DROPOUT, r).random(sel.size) >= config.dropout
-        down = downlink_bits(d, int(sel.size), 2 if scaffold else 1, config.wire_bits)
-        w_b = wire(w)
-        c_b = wire(c) if scaffold else None
-        surv = sel[keep]
-        client_seconds = 0.0
-        if surv.size:
-            t_start = r * steps_max
-            batch_lists = [_client_batches(stream_rng(config.seed, STREAM_BATCH, r, int(k)),
-                                           len(clients[k][1]), config) for k in surv]
-            etas = [config.schedule.step_size(t_start + i, steps_max) for i in range(steps_max)]
-            stats = [_StepStats(d, comp.needs_support) for _ in surv]
-            corrections = (c_b[None, :] - c_k[surv]) if scaffold else None
-            if batched:
-                t0 = time.perf_counter()
-                Y = _local_sgd_batched(model, w_b, [clients[k] for k in surv], batch_lists, etas,
-                                       corrections, prox_mu, stats, config.clip_grad_norm)
-                client_seconds = time.perf_counter() - t0
-            else:
-                Y = np.empty((surv.size, d))
-                for m, k in enumerate(surv):
-                    t0 = time.perf_counter()
-                    Xk, yk, _ = clients[k]
-                    Y[m] = _local_sgd(model, w_b, Xk, yk, batch_lists[m], etas,
-                                      None if corrections is None else corrections[m], prox_mu, stats[m],
-                                      config.clip_grad_norm, config.max_dw_norm, config.bumping)
-                    client_seconds += time.perf_counter() - t0
-            # uplink
-            Y_hat = np.empty_like(Y)
-            up_bits = 0
-            dc_hat = np.zeros((surv.size, d)) if scaffold else None
-            for m, k in enumerate(surv):
-                msg = _send(comp, Y[m] - w_b, mem_up, k, stream_rng(config.seed, STREAM_UPLINK, r, int(k)),
-                            stats[m].support)
-                up_bits += msg.bits
-                acc["density_sum"] += msg.n_values / d
-                acc["messages"] += 1
-                Y_hat[m] = Y[m] if lossless else w_b + msg.decoded
-                if scaffold:
-                    steps_k = len(batch_lists[m])
-                    eta_sum = float(sum(etas[:steps_k]))
-                    c_new = c_k[k] - c_b + (w_b - Y[m]) / eta_sum
-                    msg_c = _send(comp, c_new - c_k[k], mem_c, k,
-                                  stream_rng(config.seed, STREAM_CONTROL, r, int(k)), stats[m].support)
-                    up_bits += msg_c.bits
-                    dc_hat[m] = (c_new - c_k[k]) if lossless else msg_c.decoded
-                    c_k[k] = c_new
-            # aggregation
-            a_sel_total = float(a.sum())
-            a_surv = a[keep]
-            a_norm = a_surv * (a_sel_total / float(a_surv.sum()))
-            if config.server_lr == 1.0:
-                w = (a_norm[:, None] * Y_hat).sum(axis=0)
-            else:
-                w = a_sel_total * w_b + config.server_lr * (a_norm[:, None] * (Y_hat - w_b[None, :])).sum(axis=0)
-            if scaffold:
-                c = c_b + (p[surv][:, None] * dc_hat).sum(axis=0)
-            fwd_events = sum(s.events for s in stats)
-            samples = sum(s.samples for s in stats)
-        else:
-            up_bits, fwd_events, samples = 0, 0.0, 0
-        train_ev = training_events(fwd_events)
-        energy = energy_joules(train_ev, operation)
-        for key, val in (("uplink_bits", up_bits), ("downlink_bits", down), ("synops", train_ev),
-                         ("energy_train_j", energy), ("samples", samples)):
+        state, report = round_step(state, fed)
+        for key, val in account(report, operation).items():
             totals[key] += val
             acc[key] += val
-        acc["participants"] += int(sel.size)
-        acc["reporting"] += int(surv.size)
-        timing.append({"round": r + 1, "client_seconds": client_seconds,
+        acc["participants"] += report.participants
+        acc["reporting"] += report.reporting
+        for density in report.densities:  # one at a time: the same float sums as message by message
+            acc["density_sum"] += density
+        acc["messages"] += len(report.densities)
+        timing.append({"round": r + 1, "client_seconds": report.client_seconds,
                        "round_seconds": time.perf_counter() - t_round})
         if (r + 1) % config.eval_every == 0 or r + 1 == config.rounds:
             record(r + 1)
@@ -614,8 +852,8 @@ def run_federated(
     last = rows[-1]
     summary = {
         "rounds": config.rounds,
-        "clients": N,
-        "n_params": d,
+        "clients": partition.n_clients,
+        "n_params": fed.n_params,
         "final_train_loss": last["train_loss"],
         "final_test_loss": last["test_loss"],
         "final_test_accuracy": last["test_accuracy"],
@@ -632,17 +870,7 @@ def run_federated(
         "heterogeneity": partition.heterogeneity(),
         "config": config.as_dict(),
     }
-    return FederatedRun(history, timing_df, w, summary)
-
-
-def _send(comp: Compressor, v: np.ndarray, memory: np.ndarray | None, k: int, rng, support) -> Message:
-    """Compress one vector for client k, with error feedback if the compressor uses it."""
-    if memory is None:
-        return comp.compress(v, rng, support)
-    p = v + memory[k]
-    msg = comp.compress(p, rng, support)
-    memory[k] = p - msg.decoded
-    return msg
+    return FederatedRun(history, timing_df, state.params, summary)
 
 
 def centralised_sgd(

@@ -46,6 +46,7 @@ import numpy as np
 
 from fsnn_theory._validation import check_in_range, check_int
 from fsnn_theory.theory.bounds import (
+    ceil_log2,
     dense_float32_bits,
     int8_quantised_bits,
     randk_shared_seed_bits,
@@ -113,9 +114,9 @@ def _float32_at_least(x: float) -> float:
     return float(f)
 
 
-def _ceil_log2_int(d: int) -> int:
-    """Exact ⌈log₂ d⌉ for an integer d >= 1."""
-    return (int(d) - 1).bit_length()
+def _index_bits(d: int) -> int:
+    """Bits of one index into d entries, ⌈log₂ d⌉ (`theory.bounds.ceil_log2`, exact)."""
+    return int(ceil_log2(int(d)))
 
 
 def _check_vector(v) -> np.ndarray:
@@ -314,7 +315,7 @@ def sparse_index_bits(d: int, nnz: int) -> int:
     """
     d = check_int("d", d, low=1)
     nnz = check_int("nnz", nnz, low=0, high=d)
-    return 1 + min(d, _ceil_log2_int(d + 1) + nnz * _ceil_log2_int(d))
+    return 1 + min(d, _index_bits(d + 1) + nnz * _index_bits(d))
 
 
 def causal_message_bits(d: int, nnz: int) -> int:

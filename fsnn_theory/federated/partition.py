@@ -16,6 +16,11 @@ function of (labels, parameters, seed) that returns a :class:`Partition`:
   law, as in the unbalanced settings of FedProx, Li et al. 2020, arXiv 1812.06127), samples
   assigned uniformly at random (labels IID).
 
+One syntax names a partition everywhere (CLI ``--partition``, run specs, experiments):
+``"iid"``, ``"dirichlet:ALPHA"``, ``"shards:C"``, ``"powerlaw:BETA"``; :func:`parse_partition`
+turns it into a frozen :class:`PartitionSpec` (kind + parameter) whose :meth:`PartitionSpec.make`
+builds the partition.
+
 A client with no samples is an error: the function raises ``ValueError`` naming the parameter to
 change. Every partition reports its heterogeneity (:meth:`Partition.heterogeneity`): the total
 variation distance of each client's label distribution to the global one, and the size
@@ -38,6 +43,8 @@ __all__ = [
     "shards_partition",
     "powerlaw_partition",
     "make_partition",
+    "PartitionSpec",
+    "parse_partition",
     "label_tv_distances",
     "gini_coefficient",
 ]
@@ -324,12 +331,113 @@ def powerlaw_partition(y, n_clients: int, exponent: float, seed: int) -> Partiti
 
 def make_partition(kind: str, y, n_clients: int, seed: int, *, alpha: float = 0.5,
                    shards_per_client: int = 2, exponent: float = 1.0) -> Partition:
-    """Dispatch by name: ``kind`` in ``PARTITION_KINDS`` (extra parameters used as relevant)."""
+    """Dispatch by name: ``kind`` in ``PARTITION_KINDS`` (the parameter of that kind is used).
+
+    Prefer ``parse_partition("dirichlet:0.5").make(y, n_clients, seed)``; this keeps the keyword form.
+
+    Examples
+    --------
+    Every sample goes to exactly one client; ``iid`` gives equal sizes, and ``shards`` with two
+    shards per client gives each client exactly two classes when shards are single-class.
+
+    >>> import numpy as np
+    >>> from fsnn_theory.federated import make_partition
+    >>> y = np.repeat([0, 1, 2, 3], 5)
+    >>> p = make_partition("iid", y, n_clients=4, seed=0)
+    >>> p.sizes.tolist(), p.weights.tolist()
+    ([5, 5, 5, 5], [0.25, 0.25, 0.25, 0.25])
+    >>> sorted(np.concatenate(p.client_indices).tolist()) == list(range(20))
+    True
+    >>> s = make_partition("shards", y, n_clients=2, seed=0, shards_per_client=2)
+    >>> (s.label_counts > 0).sum(axis=1).tolist(), s.label_counts.sum(axis=1).tolist()
+    ([2, 2], [10, 10])
+    """
     check_choice("partition", kind, PARTITION_KINDS)
-    if kind == "iid":
-        return iid_partition(y, n_clients, seed)
-    if kind == "dirichlet":
-        return dirichlet_partition(y, n_clients, alpha, seed)
-    if kind == "shards":
-        return shards_partition(y, n_clients, shards_per_client, seed)
-    return powerlaw_partition(y, n_clients, exponent, seed)
+    param = {"iid": None, "dirichlet": alpha, "shards": shards_per_client, "powerlaw": exponent}[kind]
+    return PartitionSpec(kind, param).make(y, n_clients, seed)
+
+
+# Parameter of each kind in the spec syntax "kind:value": (name, type, default when omitted).
+_SPEC_PARAMS: dict[str, tuple[str, type, float] | None] = {
+    "iid": None,
+    "dirichlet": ("alpha", float, 0.5),
+    "shards": ("shards_per_client", int, 2),
+    "powerlaw": ("exponent", float, 1.0),
+}
+_SPEC_SYNTAX = "iid, dirichlet:ALPHA (ALPHA > 0), shards:C (integer C >= 1), powerlaw:BETA (BETA > 0)"
+
+
+@dataclass(frozen=True)
+class PartitionSpec:
+    """A partition by name: ``kind`` in ``PARTITION_KINDS`` and its one parameter (``None`` for iid).
+
+    ``param_name`` is ``"alpha"`` (dirichlet), ``"shards_per_client"`` (shards) or ``"exponent"``
+    (powerlaw). ``str(spec)`` is the canonical spec string (``"dirichlet:0.5"``), which
+    :func:`parse_partition` reads back to an equal record. Validated on construction.
+    """
+
+    kind: str
+    param: float | int | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("partition", self.kind, PARTITION_KINDS)
+        info = _SPEC_PARAMS[self.kind]
+        if info is None:
+            if self.param is not None:
+                raise ValueError(f"partition 'iid' takes no parameter, got {self.param!r}")
+            return
+        name, kind_type, _ = info
+        if kind_type is int:
+            value = check_int(name, self.param, low=1)
+        else:
+            value = float(check_positive(name, self.param))
+        object.__setattr__(self, "param", value)
+
+    @property
+    def param_name(self) -> str | None:
+        info = _SPEC_PARAMS[self.kind]
+        return None if info is None else info[0]
+
+    def __str__(self) -> str:
+        return self.kind if self.param is None else f"{self.kind}:{self.param!r}"
+
+    def make(self, y, n_clients: int, seed: int) -> Partition:
+        """The partition of labels ``y`` among ``n_clients`` clients with ``seed`` (see the kinds above)."""
+        if self.kind == "iid":
+            return iid_partition(y, n_clients, seed)
+        if self.kind == "dirichlet":
+            return dirichlet_partition(y, n_clients, self.param, seed)
+        if self.kind == "shards":
+            return shards_partition(y, n_clients, self.param, seed)
+        return powerlaw_partition(y, n_clients, self.param, seed)
+
+
+def parse_partition(spec) -> PartitionSpec:
+    """Read a partition spec string (``"iid"``, ``"dirichlet:0.5"``, ``"shards:2"``, ``"powerlaw:1"``).
+
+    A bare kind takes its default parameter (dirichlet alpha 0.5, shards 2 per client, powerlaw
+    exponent 1). A :class:`PartitionSpec` is returned as is. Errors name the parameter and its
+    allowed range (``ValueError``).
+    """
+    if isinstance(spec, PartitionSpec):
+        return spec
+    if not isinstance(spec, str):
+        raise ValueError(f"partition must be a spec string ({_SPEC_SYNTAX}), got {spec!r}")
+    kind, sep, raw = spec.strip().partition(":")
+    kind = kind.strip().lower()
+    if kind not in _SPEC_PARAMS:
+        raise ValueError(f"unknown partition {spec!r}; allowed: {_SPEC_SYNTAX}")
+    info = _SPEC_PARAMS[kind]
+    if info is None:
+        if sep:
+            raise ValueError(f"partition 'iid' takes no parameter, got {spec!r}")
+        return PartitionSpec("iid")
+    name, kind_type, default = info
+    if not sep:
+        return PartitionSpec(kind, default)
+    try:
+        value = kind_type(raw.strip())
+    except ValueError:
+        allowed = "an integer >= 1" if kind_type is int else "a number > 0"
+        raise ValueError(f"partition {spec!r}: {name} must be {allowed}, got {raw.strip()!r}") from None
+    return PartitionSpec(kind, value)

@@ -1,1 +1,1 @@
-"""Bounds, regularity constants, constant estimation and symbolic derivations."""
+"""Formulas: published bounds, spike-time regularity constants and symbolic derivations (pure math; no runs)."""

@@ -26,6 +26,11 @@ Provenance (what was checked against which text; details in each docstring):
   third-party formal (Lean) statements that cite the equations and pages of the arXiv PDFs.
 * Korhonen & Alistarh 2021: the abstract (NeurIPS proceedings page) only.
 * Yu, Yang, Zhu 2019: NOT checked against source text (recalled statement).
+
+Each :class:`Bound` carries that provenance as ``source_checked`` (verbatim / secondary /
+recalled). Bounds whose statement or explicit constants were not compared with the original
+text (Yu et al. 2019, SCAFFOLD's constants) are returned with ``rigorous=False``; so is QSGD
+Corollary 3.3 unless d is a perfect square (it needs s = sqrt(d) levels).
 """
 
 from __future__ import annotations
@@ -36,10 +41,19 @@ from typing import Callable, Union
 
 import numpy as np
 
-from fsnn_theory._validation import as_float_array, check_choice, check_int
+from fsnn_theory._validation import (
+    as_float_array,
+    check_choice,
+    check_int,
+    nonnegative_array,
+    positive_array,
+    real_array,
+)
 
 __all__ = [
     "BOUND_KINDS",
+    "ceil_log2",
+    "SOURCE_CHECKED",
     "Bound",
     # FedAvg, strongly convex (Li et al. 2020)
     "li2020_step_size",
@@ -64,6 +78,8 @@ __all__ = [
     "stich2018_memsgd_bound",
     # communication
     "korhonen2021_communication_lower_bound",
+    "ef21_step_limit",
+    "ef21_bound",
     "dense_float32_bits",
     "topk_bits",
     "randk_shared_seed_bits",
@@ -76,6 +92,7 @@ ArrayLike = Union[float, int, np.ndarray]
 Number = Union[float, np.ndarray]
 
 BOUND_KINDS = ("upper", "lower", "tight")
+SOURCE_CHECKED = ("verbatim", "secondary", "recalled")
 
 _LI2020 = (
     "Li, Huang, Yang, Wang, Zhang, 'On the Convergence of FedAvg on Non-IID Data', "
@@ -134,6 +151,11 @@ class Bound:
         comparing rates and slopes, and a measurement beyond them is not a violation.
     note:
         Anything a reader must know to compare ``value`` with a measurement.
+    source_checked:
+        How the implemented statement was checked against its source: ``"verbatim"`` (compared
+        with the original text; the docstring says where), ``"secondary"`` (read in a
+        third-party statement of it), ``"recalled"`` (not compared with any text), or None for
+        results that are not published elsewhere (the project's own bounds).
     """
 
     value: Number
@@ -142,9 +164,12 @@ class Bound:
     quantity: str
     rigorous: bool = True
     note: str = ""
+    source_checked: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, BOUND_KINDS)
+        if self.source_checked is not None:
+            check_choice("source_checked", self.source_checked, SOURCE_CHECKED)
         v = np.asarray(self.value, dtype=np.float64)
         if np.isnan(v).any():
             raise ValueError("value must not contain NaN")
@@ -179,24 +204,9 @@ class Bound:
 # --------------------------------------------------------------------------------------
 
 
-def _real(name: str, x) -> np.ndarray:
-    if isinstance(x, bool) or (isinstance(x, np.ndarray) and x.dtype == bool):
-        raise ValueError(f"{name} must be a real number or array of reals, got {x!r}")
-    return as_float_array(name, x)
-
-
-def _positive(name: str, x) -> np.ndarray:
-    a = _real(name, x)
-    if not (a > 0).all():
-        raise ValueError(f"{name} must be a finite number > 0, got {_show(a[a <= 0])}")
-    return a
-
-
-def _nonnegative(name: str, x) -> np.ndarray:
-    a = _real(name, x)
-    if not (a >= 0).all():
-        raise ValueError(f"{name} must be a finite number >= 0, got {_show(a[a < 0])}")
-    return a
+_real = real_array
+_positive = positive_array
+_nonnegative = nonnegative_array
 
 
 def _integer(name: str, x, low: int) -> np.ndarray:
@@ -382,10 +392,22 @@ def li2020_fedavg_bound(
     Source: Li, Huang, Yang, Wang, Zhang, "On the Convergence of FedAvg on Non-IID Data",
     ICLR 2020, arXiv 1907.02189, Theorems 1, 2, 3.
 
+    Examples
+    --------
     >>> b = li2020_fedavg_bound(T=10, E=2, L=1.0, mu=0.25, sigma2=[1.0, 3.0], G=1.0,
     ...                         Gamma=0.5, w1_dist2=2.0, p=[0.5, 0.5])
     >>> round(b.value, 6), b.kind      # 4/41 * (96 + 8) = 416/41
     (10.146341, 'upper')
+
+    :math:`\kappa = 4`, :math:`\gamma = \max(8\kappa, E) = 32`, so the bound times
+    :math:`\gamma + T - 1` is the same constant, 416, for every T (the O(1/T) rate):
+
+    >>> import numpy as np
+    >>> T = np.array([10, 20, 1000])
+    >>> b = li2020_fedavg_bound(T=T, E=2, L=1.0, mu=0.25, sigma2=[1.0, 3.0], G=1.0,
+    ...                         Gamma=0.5, w1_dist2=2.0, p=[0.5, 0.5])
+    >>> (b.value * (32 + T - 1)).round(9).tolist()
+    [416.0, 416.0, 416.0]
     """
     E_, kappa, gamma, X = _li2020_parts(E, L, mu, sigma2, G, Gamma, w1_dist2, p, K, N, scheme)
     T = _integer("T", T, 1)
@@ -399,6 +421,7 @@ def li2020_fedavg_bound(
         theorem=f"{_LI2020}, {theorem}",
         quantity="E[F(w_T)] - F*",
         note="T counts SGD steps (rounds = T / E); w_1 is the initial model",
+        source_checked="verbatim",
     )
 
 
@@ -522,6 +545,7 @@ def field_guide_fedavg_bound(
         kind="upper",
         theorem=_FIELD_GUIDE,
         quantity="E[(1/(tau T)) sum_{t,k} F(xbar^{t,k}) - F(x*)]",
+        source_checked="secondary",
         note="T counts rounds; floor eta*sigma2/M + 4 tau eta^2 L sigma2 + 18 tau^2 eta^2 L zeta^2",
     )
 
@@ -611,7 +635,7 @@ def yu2019_local_sgd_bound(
 
     Verification: NOT checked against the paper's text (no copy was found in the search
     corpora); the statement is the one recalled in the project's reference notes.
-    Treat constants as unverified.
+    Treat constants as unverified: ``rigorous=False``, ``source_checked="recalled"``.
 
     Source: Yu, Yang, Zhu, "Parallel Restarted SGD with Faster Convergence and Less
     Communication: Demystifying Why Model Averaging Works for Deep Learning", AAAI 2019,
@@ -625,6 +649,8 @@ def yu2019_local_sgd_bound(
         theorem=_YU2019,
         quantity="(1/T) sum_{t=1}^{T} E||grad f(xbar^{t-1})||^2",
         note="T counts iterations (rounds = T / I); constants not checked against source text",
+        rigorous=False,  # recalled statement: the value is not known to be the theorem's bound
+        source_checked="recalled",
     )
 
 
@@ -720,6 +746,8 @@ def scaffold_nonconvex_bound(
         theorem=_SCAFFOLD,
         quantity="(1/T) sum_{r=0}^{T-1} E||grad f(x^r)||^2",
         note="T counts rounds; constants from Appendix E.2 via a secondary formal statement",
+        rigorous=False,  # explicit constants checked against a secondary source only
+        source_checked="secondary",
     )
 
 
@@ -760,13 +788,25 @@ def qsgd_variance_bound(d: ArrayLike, s: ArrayLike, v_norm2: ArrayLike = 1.0) ->
     Verification: statement read as quoted verbatim in a third-party study note of the paper
     (not in the paper itself). Source: Alistarh et al., "QSGD", NeurIPS 2017,
     arXiv 1610.02132, Lemma 3.1.
+
+    Examples
+    --------
+    For d = 16: :math:`\min(d/s^2, \sqrt d/s)` = min(16, 4), min(4, 2), min(1/4, 1/2); the bound
+    scales with :math:`\|v\|_2^2`.
+
+    >>> from fsnn_theory.theory.bounds import qsgd_variance_bound
+    >>> qsgd_variance_bound(d=16, s=[1, 2, 8]).value.tolist()
+    [4.0, 2.0, 0.25]
+    >>> b = qsgd_variance_bound(d=16, s=2, v_norm2=3.0)
+    >>> float(b.value), b.kind
+    (6.0, 'upper')
     """
     d = _integer("d", d, 1).astype(np.float64)
     s = _integer("s", s, 1).astype(np.float64)
     v_norm2 = _nonnegative("v_norm2", v_norm2)
     value = np.minimum(d / s**2, np.sqrt(d) / s) * v_norm2
     return Bound(value=value, kind="upper", theorem=f"{_QSGD}, Lemma 3.1 (ii)",
-                 quantity="E||Q_s(v) - v||_2^2")
+                 quantity="E||Q_s(v) - v||_2^2", source_checked="secondary")
 
 
 def qsgd_nonzeros_bound(d: ArrayLike, s: ArrayLike) -> Bound:
@@ -780,7 +820,7 @@ def qsgd_nonzeros_bound(d: ArrayLike, s: ArrayLike) -> Bound:
     d = _integer("d", d, 1).astype(np.float64)
     s = _integer("s", s, 1).astype(np.float64)
     return Bound(value=s * (s + np.sqrt(d)), kind="upper",
-                 theorem=f"{_QSGD}, Lemma 3.1 (iii)", quantity="E||Q_s(v)||_0")
+                 theorem=f"{_QSGD}, Lemma 3.1 (iii)", quantity="E||Q_s(v)||_0", source_checked="secondary")
 
 
 def qsgd_expected_bits_bound(d: ArrayLike, s: ArrayLike, elias_o1: ArrayLike = 0.0) -> Bound:
@@ -818,6 +858,7 @@ def qsgd_expected_bits_bound(d: ArrayLike, s: ArrayLike, elias_o1: ArrayLike = 0
         quantity="E[bits to communicate Q_s(v)]",
         rigorous=False,
         note="asymptotic: the o(1) term of the Elias code length is replaced by elias_o1",
+        source_checked="secondary",
     )
 
 
@@ -830,13 +871,19 @@ def qsgd_dense_bits_bound(d: ArrayLike) -> Bound:
     one sign bit, plus 32 bits for the norm; by Lemma 3.1 the variance is then at most
     :math:`\min(d/s^2, \sqrt d/s)\|v\|^2 = \|v\|^2`, so the second moment at most doubles.
     The corollary is stated for :math:`s = \sqrt d`, which needs d to be
-    a perfect square for an integer number of levels; d is not restricted here.
+    a perfect square for an integer number of levels; d is not restricted here, but the
+    result is ``rigorous=False`` unless every d is a perfect square.
 
     Verification and source as in :func:`qsgd_expected_bits_bound` (Corollary 3.3).
     """
-    d = _integer("d", d, 1).astype(np.float64)
+    d_int = _integer("d", d, 1)
+    square = np.round(np.sqrt(d_int)).astype(np.int64) ** 2 == d_int
+    d = d_int.astype(np.float64)
+    # the corollary needs s = sqrt(d) levels: only a perfect square d admits an integer s
     return Bound(value=2.8 * d + 32.0, kind="upper", theorem=f"{_QSGD}, Corollary 3.3",
-                 quantity="E[bits to communicate Q_sqrt(d)(v)]")
+                 quantity="E[bits to communicate Q_sqrt(d)(v)]", rigorous=bool(square.all()),
+                 note="" if square.all() else "d not a perfect square: s = sqrt(d) is not an integer",
+                 source_checked="secondary")
 
 
 # --------------------------------------------------------------------------------------
@@ -868,7 +915,7 @@ def k_contraction_bound(d: ArrayLike, k: ArrayLike, x_norm2: ArrayLike = 1.0) ->
     x_norm2 = _nonnegative("x_norm2", x_norm2)
     return Bound(value=(1.0 - k / d) * x_norm2, kind="upper",
                  theorem=f"{_MEMSGD}, Definition 2.1 (k-contraction)",
-                 quantity="E||x - comp_k(x)||^2")
+                 quantity="E||x - comp_k(x)||^2", source_checked="verbatim")
 
 
 def memsgd_step_size(t: ArrayLike, mu: ArrayLike, a: ArrayLike) -> Number:
@@ -976,7 +1023,8 @@ def stich2018_memsgd_bound(
         + 64.0 * T_ * (1.0 + 2.0 * L / mu) / (mu * S_T) * (4.0 * alpha / (alpha - 4.0)) * d**2 / k**2 * G**2
     )
     return Bound(value=value, kind="upper", theorem=f"{_MEMSGD}, Theorem 2.4",
-                 quantity="E[f(xbar_T)] - f*", note="T counts SGD steps; S_T exact")
+                 quantity="E[f(xbar_T)] - f*", note="T counts SGD steps; S_T exact",
+                 source_checked="verbatim")
 
 
 # --------------------------------------------------------------------------------------
@@ -1023,6 +1071,7 @@ def korhonen2021_communication_lower_bound(N: ArrayLike, d: ArrayLike, epsilon: 
         quantity="total bits communicated to reach additive error epsilon",
         rigorous=False,
         note="order bound: unspecified constant reported as 1 (log base 2)",
+        source_checked="verbatim",  # the abstract's statement only (see the docstring)
     )
 
 
@@ -1041,11 +1090,13 @@ def topk_bits(d: ArrayLike, k: ArrayLike) -> int | np.ndarray:
     k = _integer("k", k, 1)
     if not (k <= d).all():
         raise ValueError(f"k must be <= d, got k={_bad(k, k > d)}")
-    return _out(k * (32 + _ceil_log2(d)))
+    return _out(k * (32 + ceil_log2(d)))
 
 
-def _ceil_log2(d: np.ndarray) -> np.ndarray:
-    """Exact ceil(log2 d) for integer d >= 1 (floating log2 corrected at powers of two)."""
+def ceil_log2(d) -> np.ndarray:
+    """Exact ceil(log2 d) for integer d >= 1 (floating log2 corrected at powers of two): the bits
+    of an index into d items. The one definition of the project (compressors and Theorem 4 use it)."""
+    d = np.asarray(d).astype(np.int64)
     e = np.ceil(np.log2(d.astype(np.float64))).astype(np.int64)
     e = np.where((e > 0) & ((np.int64(1) << np.maximum(e - 1, 0)) >= d), e - 1, e)
     e = np.where((np.int64(1) << e) < d, e + 1, e)
@@ -1136,3 +1187,66 @@ def bits_to_epsilon(
     bits = _positive("bits_per_round", bits_per_round)
     clients = _integer("clients", clients, 1)
     return _out(R * bits * clients)
+
+
+# --------------------------------------------------------------------------------------
+# EF21: Richtárik, Sokolov, Fatkhullin (NeurIPS 2021)
+# --------------------------------------------------------------------------------------
+
+_EF21 = (
+    "Richtarik, Sokolov, Fatkhullin, 'EF21: A New, Simpler, Theoretically Better, and "
+    "Practically Faster Error Feedback', NeurIPS 2021, arXiv 2106.05203, Theorem 1"
+)
+
+
+def ef21_step_limit(L: ArrayLike, L_tilde: ArrayLike, alpha: ArrayLike) -> Number:
+    r"""Largest step EF21's Theorem 1 admits: :math:`\gamma \le 1/(L + \tilde L\sqrt{\beta/\theta})`,
+    :math:`\theta = 1 - \sqrt{1-\alpha}`, :math:`\beta = (1-\alpha)/(1-\sqrt{1-\alpha})`.
+    Plain numbers; source and provenance as in :func:`ef21_bound`."""
+    L = _positive("L", L)
+    L_tilde = _nonnegative("L_tilde", L_tilde)
+    alpha = _real("alpha", alpha)
+    if not ((alpha > 0) & (alpha <= 1)).all():
+        raise ValueError(f"alpha must lie in (0, 1] (a contractive compressor), got {_show(alpha)}")
+    root = np.sqrt(1.0 - alpha)
+    theta = 1.0 - root
+    beta = (1.0 - alpha) / theta
+    return _out(1.0 / (L + L_tilde * np.sqrt(beta / theta)))
+
+
+def ef21_bound(T: ArrayLike, gamma: ArrayLike, L: ArrayLike, L_tilde: ArrayLike, alpha: ArrayLike,
+               f0_gap: ArrayLike, G0: ArrayLike = 0.0) -> Bound:
+    r"""EF21 with a contractive compressor, smooth non-convex: Theorem 1.  *upper*
+
+    .. math::
+        \frac1T\sum_{t=0}^{T-1}\mathbb E\|\nabla f(x^t)\|^2 \le
+        \frac{2(f(x^0) - f^{\inf})}{\gamma T} + \frac{G^0}{\theta T},
+        \qquad 0 < \gamma \le \frac1{L + \tilde L\sqrt{\beta/\theta}},
+
+    (the left side is :math:`\mathbb E\|\nabla f(\hat x^T)\|^2` for :math:`\hat x^T` drawn
+    uniformly from :math:`x^0..x^{T-1}`), with :math:`\theta = 1 - \sqrt{1-\alpha}`,
+    :math:`\beta = (1-\alpha)/(1-\sqrt{1-\alpha})`, :math:`G^0 = \frac1n\sum_i\|g_i^0 -
+    \nabla f_i(x^0)\|^2`. Method (Algorithm 1): :math:`x^{t+1} = x^t - \gamma g^t`; every client
+    sends :math:`c_i^t = \mathcal C(\nabla f_i(x^{t+1}) - g_i^t)`, :math:`g_i^{t+1} = g_i^t +
+    c_i^t`, :math:`g^{t+1} = \frac1n\sum_i g_i^{t+1}`. Assumptions: :math:`f = \frac1n\sum_i f_i`
+    bounded below by :math:`f^{\inf}` and L-smooth, each :math:`f_i` :math:`L_i`-smooth,
+    :math:`\tilde L = \sqrt{\frac1n\sum_i L_i^2}`; :math:`\mathcal C` contractive,
+    :math:`\mathbb E\|\mathcal C(x) - x\|^2 \le (1-\alpha)\|x\|^2` (top-k: :math:`\alpha = k/d`).
+
+    Verification: RECALLED. The EF21 text (arXiv 2106.05203) could not be read in the search
+    corpora (only abstracts of follow-up papers that cite this theorem); the statement above is
+    as remembered, so ``rigorous=False`` and ``source_checked="recalled"``.
+    """
+    limit = np.asarray(ef21_step_limit(L, L_tilde, alpha), dtype=np.float64)
+    gamma = _positive("gamma", gamma)
+    if not (gamma <= limit * (1 + 1e-12)).all():
+        raise ValueError(f"gamma must be <= 1/(L + L_tilde sqrt(beta/theta)) = {_bad(limit, gamma > limit)} "
+                         f"(EF21 Theorem 1), got gamma={_bad(gamma, gamma > limit)}")
+    alpha = _real("alpha", alpha)
+    theta = 1.0 - np.sqrt(1.0 - alpha)
+    f0_gap = _nonnegative("f0_gap", f0_gap)
+    G0 = _nonnegative("G0", G0)
+    T_ = _integer("T", T, 1).astype(np.float64)
+    return Bound(value=2.0 * f0_gap / (gamma * T_) + G0 / (theta * T_), kind="upper", theorem=_EF21,
+                 quantity="(1/T) sum_{t<T} E||grad f(x^t)||^2", rigorous=False,
+                 note="statement recalled, not compared with the paper's text", source_checked="recalled")

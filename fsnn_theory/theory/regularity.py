@@ -1,7 +1,8 @@
 r"""Regularity of first-spike times on the margin set, and the error of clock-driven simulation.
 
-Numeric form of this project's Theorems 1-3 (statements and proofs in ``proofs/``, every
-algebraic step re-derived by ``proofs/check_*.py`` from :mod:`fsnn_theory.theory.symbolic`).
+Numeric form of this project's Lemma 1, Theorems 1-4, Corollary 1 and Proposition 1 (statements
+and proofs in ``proofs/``, every algebraic step re-derived by ``proofs/check_*.py`` from
+:mod:`fsnn_theory.theory.symbolic`).
 
 Setting (the engine's, :mod:`fsnn_theory.neurons`): a neuron with
 :math:`V(t) = \sum_i w_i\kappa(t - t_i)` fires first at :math:`t^* = \inf\{t : V(t) \ge
@@ -16,50 +17,25 @@ the one-sided slopes at the crossing (they differ only when an input arrives exa
 weights: :math:`\|w_C\|_\infty \le W` (``w_max``) and/or :math:`\|w_C\|_1 \le W_1` (``w_l1``);
 where both are given the bound uses :math:`A = \min(nW, W_1) \ge \|w_C\|_1`.
 
-Kernel suprema (Lemma 1; :func:`kernel_constants`), with :math:`a = 1/\tau_m`, :math:`b = 1/\tau_s`:
+The statements are not restated here: each result's statement, assumptions and constants are
+the front matter of its proof file (`fsnn_theory.theory.statements`, ``fsnn explain NAME``), its
+proof follows in the file and ``proofs/check_NAME.py`` re-derives every step. What implements what:
 
-=========================  ===================  ==================================================
-model                      :math:`\kappa_{\max}`  :math:`\kappa^{(k)}_{\max} = |\kappa^{(k)}(0^+)|`
-=========================  ===================  ==================================================
-NLIF                       1 (limit)              :math:`b^k`
-LIF (any τm, τs)           :math:`r^{1/(1-r)}`,    :math:`a\sum_{j=0}^{k-1} a^{k-1-j} b^j`
-                           :math:`r = \tau_s/\tau_m`  (τm = τs: :math:`k/\tau^k`; τm = 2τs: :math:`(2^k-1)/\tau_m^k`)
-=========================  ===================  ==================================================
-
-Theorem 1 (regularity on :math:`\mathcal M(s_{\min})`), every function *upper* unless stated:
-
-- :func:`spike_time_weight_gradient_bound`: :math:`|\partial t^*/\partial w_j| \le \kappa_{\max}/s_{\min}`,
-  :math:`\|\nabla_w t^*\|_2 \le \sqrt n\,\kappa_{\max}/s_{\min}`, :math:`\|\cdot\|_1 \le n\kappa_{\max}/s_{\min}`.
-- :func:`spike_time_input_gradient_bound`: :math:`|\partial t^*/\partial t_j| \le W\kappa'_{\max}/s_{\min}`,
-  :math:`\|\nabla_{t_{in}} t^*\|_1 \le A\kappa'_{\max}/s_{\min}`, :math:`\|\cdot\|_2 \le \min(\sqrt n W, A)\kappa'_{\max}/s_{\min}`.
-- :func:`potential_derivative_bound`: :math:`|V^{(k)}| \le A\,\kappa^{(k)}_{\max}` (between input times).
-- :func:`spike_time_hessian_bound`: :math:`\|\nabla^2_w t^*\|_{2,F} \le 2n\kappa_{\max}\kappa'_{\max}/s_{\min}^2
-  + n\kappa_{\max}^2 A\kappa''_{\max}/s_{\min}^3`.
-- Lower bounds showing the :math:`1/s` rate is attained: :func:`spike_time_weight_gradient_lower_bound`
-  (:math:`\|\nabla_w t^*\|_2 \ge \vartheta/(\dot V\|w_C\|_2)`, from :math:`\sum_j w_j\partial_j t^* = -\vartheta/\dot V`),
-  :func:`spike_time_input_gradient_lower_bound` (:math:`\sum_j \partial t^*/\partial t_j = 1`).
-
-Corollary 1 (time-to-first-spike cross-entropy of one layer, all outputs in :math:`\mathcal M(s_{\min})`):
-:func:`ttfs_loss_gradient_bound` :math:`G = \sqrt{2n}\,\kappa_{\max}/(\tau_\xi s_{\min})`;
-:func:`ttfs_loss_smoothness_bound` :math:`L = n\kappa_{\max}^2/(2\tau_\xi^2 s_{\min}^2) + H/\tau_\xi`.
-
-Theorem 2 (clock-driven simulation, inputs on the grid, :func:`clock_driven_error_bound`,
-:func:`interpolated_crossing_error_bound`): plain threshold test :math:`0 \le t_{rec} - t^* < dt`;
-linear or cubic Hermite interpolation in the crossing step: :math:`|t_{int} - t^*| \le r(\varepsilon)`
-with :math:`\varepsilon = D_2 dt^2/8` or :math:`D_4 dt^4/384` and
-:math:`r(\varepsilon) = 2\varepsilon/(s + \sqrt{s^2 - 2D_2\varepsilon})` (:func:`crossing_radius`).
-
-Proposition 1 (no global Lipschitz constant): :func:`grazing_example`, :func:`inhibitory_cutoff_example`,
-:func:`late_rescue_example` and :func:`causal_kink_example` build concrete configurations; the
-tests and ``proofs/check_no_global_lipschitz.py`` evaluate them with the engine.
-
-Theorem 3 (local SGD / FedAvg for one layer, while the iterates stay in the margin set without
-causal-set changes): :func:`ttfs_local_sgd_bound`, :func:`ttfs_local_sgd_step_size` (Yu et al.
-2019's non-convex bound with Corollary 1's G and L).
-
-Theorem 4 (spike-causal communication): :func:`causal_pair_probability`,
-:func:`spike_causal_density` (:math:`\frac1d\sum_{ij}1 - (1 - q_{ij})^{M}`),
-:func:`spike_causal_bits_bound`, :func:`spike_causal_bits_to_epsilon`.
+* Lemma 1 and Theorem 1, ``proofs/spike_time_regularity.md``: :func:`kernel_constants` (kernel
+  suprema), :func:`spike_time_weight_gradient_bound`, :func:`spike_time_input_gradient_bound`,
+  :func:`potential_derivative_bound`, :func:`spike_time_hessian_bound`, and the lower bounds
+  :func:`spike_time_weight_gradient_lower_bound`, :func:`spike_time_input_gradient_lower_bound`.
+* Corollary 1, ``proofs/ttfs_loss_smoothness.md``: :func:`ttfs_loss_gradient_bound` (G),
+  :func:`ttfs_loss_smoothness_bound` (L).
+* Theorem 2, ``proofs/clock_driven_error.md``: :func:`clock_driven_error_bound`,
+  :func:`interpolated_crossing_error_bound`, :func:`crossing_radius`, and Corollary 2
+  :func:`input_rounding_error_bound`.
+* Proposition 1, ``proofs/no_global_lipschitz.md``: the constructions :func:`grazing_example`,
+  :func:`inhibitory_cutoff_example`, :func:`late_rescue_example`, :func:`causal_kink_example`.
+* Theorem 3, ``proofs/federated_ttfs_convergence.md``: :func:`ttfs_local_sgd_bound`,
+  :func:`ttfs_local_sgd_step_size` (Yu et al. 2019's non-convex bound with Corollary 1's G and L).
+* Theorem 4, ``proofs/spike_causal_communication.md``: :func:`causal_pair_probability`,
+  :func:`spike_causal_density`, :func:`spike_causal_bits_bound`, :func:`spike_causal_bits_to_epsilon`.
 
 Every bound returns a :class:`fsnn_theory.theory.bounds.Bound` (``value`` float or ndarray by
 numpy broadcasting, ``kind``, ``theorem``, ``quantity``). A precondition that fails raises
@@ -73,9 +49,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fsnn_theory._validation import as_float_array, check_choice, check_positive
+from fsnn_theory._validation import (
+    as_float_array,
+    check_choice,
+    check_positive,
+    nonnegative_array,
+    positive_array,
+)
 from fsnn_theory.neurons import LIF, NLIF, NeuronModel
-from fsnn_theory.theory.bounds import Bound
+from fsnn_theory.theory.bounds import Bound, ceil_log2
 
 __all__ = [
     "KernelConstants",
@@ -105,6 +87,7 @@ __all__ = [
     "causal_pair_probability",
     "spike_causal_density",
     "spike_causal_bits_bound",
+    "support_entropy_bits",
     "spike_causal_bits_to_epsilon",
     "THEOREM_REGULARITY",
     "THEOREM_FEDERATED",
@@ -138,18 +121,8 @@ GRADIENT_NORMS = ("entry", "l2", "l1")
 # --------------------------------------------------------------------------------------------
 
 
-def _positive(name: str, x) -> np.ndarray:
-    a = as_float_array(name, x)
-    if not (a > 0).all():
-        raise ValueError(f"{name} must be a finite number > 0, got {_first(a[~(a > 0)])}")
-    return a
-
-
-def _nonnegative(name: str, x) -> np.ndarray:
-    a = as_float_array(name, x)
-    if not (a >= 0).all():
-        raise ValueError(f"{name} must be a finite number >= 0, got {_first(a[~(a >= 0)])}")
-    return a
+_positive = positive_array
+_nonnegative = nonnegative_array
 
 
 def _count(name: str, x) -> np.ndarray:
@@ -847,10 +820,6 @@ def spike_causal_density(q, samples) -> Bound:
                  quantity="expected fraction of non-zero entries of a spike-causal update")
 
 
-def _ceil_log2(x: np.ndarray) -> np.ndarray:
-    return np.ceil(np.log2(np.asarray(x, dtype=np.float64)) - 1e-12)
-
-
 def spike_causal_bits_bound(d, density) -> Bound:
     r"""Expected bits of one spike-causal message of dimension d (Theorem 4 (ii)).  *upper*
 
@@ -865,9 +834,30 @@ def spike_causal_bits_bound(d, density) -> Bound:
     rho = as_float_array("density", density)
     if not ((rho >= 0) & (rho <= 1)).all():
         raise ValueError("density must lie in [0, 1]")
-    index = np.minimum(d, _ceil_log2(d + 1) + rho * d * _ceil_log2(np.maximum(d, 2)))
+    index = np.minimum(d, ceil_log2(d + 1) + rho * d * ceil_log2(np.maximum(d, 2)))
     return Bound(value=_value(1.0 + index + 32.0 * rho * d), kind="upper", theorem=THEOREM_COMMUNICATION,
                  quantity="expected bits of one spike-causal message")
+
+
+def support_entropy_bits(d, density) -> Bound:
+    r"""Entropy-coded baseline for the support of a message: :math:`d\,H_2(\rho)` bits (Theorem 4 (iv)).  *lower*
+
+    :math:`H_2(\rho) = -\rho\log_2\rho - (1-\rho)\log_2(1-\rho)`. If the d entries are non-zero
+    independently with probability ρ, an ideal entropy coder (arithmetic coding; Shannon 1948)
+    needs :math:`d H_2(\rho)` bits on average for the support and no lossless code needs fewer. With
+    per-entry probabilities :math:`p_{ij}` of mean ρ, coding the entries separately needs
+    :math:`\sum_{ij} H_2(p_{ij}) \le d H_2(\rho)` (H₂ is concave), so :math:`d H_2(\rho)` is the
+    baseline the bitmap (d bits) and the index list (:math:`\approx \rho d\lceil\log_2 d\rceil`
+    bits) of `spike_causal_bits_bound` are compared with. Values (32 bits per non-zero) are extra.
+    """
+    d = _count("d", d)
+    rho = as_float_array("density", density)
+    if not ((rho >= 0) & (rho <= 1)).all():
+        raise ValueError("density must lie in [0, 1]")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -(np.where(rho > 0, rho * np.log2(rho), 0.0) + np.where(rho < 1, (1 - rho) * np.log2(1 - rho), 0.0))
+    return Bound(value=_value(d * h), kind="lower", theorem=THEOREM_COMMUNICATION,
+                 quantity="expected bits of any lossless code of the support (i.i.d. entries)")
 
 
 def spike_causal_bits_to_epsilon(rounds, clients, bits_per_message) -> float | np.ndarray:

@@ -4,8 +4,9 @@ r"""``fsnn paper``: copy the experiments' figures into ``paper/generated`` and w
 
 Reads ``DIR/<name>/{config.json,data.csv,figure.pdf,manifest.json}`` (written by ``fsnn
 reproduce``) and writes ``OUT/figures/<name>.pdf``, ``OUT/numbers.tex`` (one ``\newcommand`` per
-number the paper quotes, and ``\ResultsMode``: quick or full) and puts the proof checks'
-``OUT/<theorem>.tex`` in place; see `fsnn_theory.paper`. A missing experiment is an error naming it
+number the paper quotes, each computed by its experiment's ``numbers(data, config)``, and
+``\ResultsMode``: quick or full) and puts the proof checks' ``OUT/<theorem>.tex`` (theorem
+statement from ``proofs/<theorem>.md``, checked display) in place; see `fsnn_theory.paper`. A missing experiment is an error naming it
 and the command that creates it (exit code 1), unless ``--allow-missing``: then its numbers are
 ``\textbf{??}`` and a warning is printed.
 

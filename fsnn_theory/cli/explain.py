@@ -5,9 +5,11 @@
     fsnn explain NAME --set s_min=0.1 tau_s=1 ...  values for these constants
     fsnn explain NAME --latex                      also the LaTeX of the checked formulas
 
-The statements are short restatements of ``proofs/<NAME>.md`` (full proofs there; every algebraic
-step checked by ``proofs/check_<NAME>.py``); the values come from
-:mod:`fsnn_theory.theory.regularity`, the same functions the experiments use.
+Title, statement (LaTeX), assumptions and constants are the front matter of ``proofs/<NAME>.md``
+(`fsnn_theory.theory.statements`; the same text the paper typesets; the proof follows in that
+file, every algebraic step checked by ``proofs/check_<NAME>.py``); the values come from
+:mod:`fsnn_theory.theory.regularity`, the same functions the experiments use. Without the
+repository's ``proofs/`` (or with a garbled front matter) the command fails with exit code 1.
 """
 
 from __future__ import annotations
@@ -17,22 +19,33 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fsnn_theory.cli._table import format_table
+from fsnn_theory.neurons import make_model
+from fsnn_theory.theory import bounds
+from fsnn_theory.theory import regularity as R
+from fsnn_theory.theory import smoothing as SM
+from fsnn_theory.theory.regularity import kernel_constants
+from fsnn_theory.theory.statements import FrontMatterError, read_statement
+
 HELP = "print a theorem's statement, assumptions and its value for given constants"
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 @dataclass(frozen=True)
 class Theorem:
-    """One explainable result: text, its parameters (with defaults) and an evaluator."""
+    """One explainable result: its parameters (with defaults) and an evaluator. Title, statement,
+    assumptions and constants are the front matter of ``proofs/<name>.md`` (`statement`)."""
 
     name: str
-    title: str
-    statement: str
-    assumptions: tuple[str, ...]
     params: dict[str, tuple[object, str]]
     evaluate: Callable[[dict], list[tuple[str, str, float]]]  # -> (quantity, kind, value)
     latex: Callable[[], list[str]] = field(default=lambda: [])
+
+    def statement(self):
+        """The front matter of ``proofs/<name>.md`` (`fsnn_theory.theory.statements`)."""
+
+        return read_statement(self.name)
 
 
 MODEL_PARAMS: dict[str, tuple[object, str]] = {
@@ -44,7 +57,6 @@ MODEL_PARAMS: dict[str, tuple[object, str]] = {
 
 
 def _model(p: dict):
-    from fsnn_theory.neurons import make_model
 
     kwargs = {"tau_s": p["tau_s"], "theta": p["theta"]}
     if p["model"] == "lif":
@@ -53,7 +65,6 @@ def _model(p: dict):
 
 
 def _kernel_rows(model) -> list[tuple[str, str, float]]:
-    from fsnn_theory.theory.regularity import kernel_constants
 
     c = kernel_constants(model)
     return [
@@ -73,7 +84,6 @@ def _weights(p: dict) -> dict:
 
 
 def _regularity(p: dict) -> list[tuple[str, str, float]]:
-    from fsnn_theory.theory import regularity as R
 
     m, s, n = _model(p), p["s_min"], p["n"]
     w = _weights(p)
@@ -94,7 +104,6 @@ def _regularity(p: dict) -> list[tuple[str, str, float]]:
 
 
 def _loss(p: dict) -> list[tuple[str, str, float]]:
-    from fsnn_theory.theory import regularity as R
 
     m, s, n = _model(p), p["s_min"], p["n"]
     g = R.ttfs_loss_gradient_bound(m, s, n, p["tau_xi"])
@@ -103,7 +112,6 @@ def _loss(p: dict) -> list[tuple[str, str, float]]:
 
 
 def _lipschitz(p: dict) -> list[tuple[str, str, float]]:
-    from fsnn_theory.theory import regularity as R
 
     m, d = _model(p), p["delta"]
     rows = []
@@ -126,7 +134,6 @@ def _lipschitz(p: dict) -> list[tuple[str, str, float]]:
 
 
 def _discretisation(p: dict) -> list[tuple[str, str, float]]:
-    from fsnn_theory.theory import regularity as R
 
     m, dt, s = _model(p), p["dt"], p["s_min"]
     w = _weights(p)
@@ -143,7 +150,6 @@ def _discretisation(p: dict) -> list[tuple[str, str, float]]:
 
 
 def _federated(p: dict) -> list[tuple[str, str, float]]:
-    from fsnn_theory.theory import regularity as R
 
     m, s, n, tx = _model(p), p["s_min"], p["n"], p["tau_xi"]
     w = _weights(p)
@@ -157,9 +163,28 @@ def _federated(p: dict) -> list[tuple[str, str, float]]:
             ("(1/T) sum E||grad f||^2 <=", b.kind, b.value)]
 
 
+def _smoothed(p: dict) -> list[tuple[str, str, float]]:
+
+    lo, hi = SM.ttfs_cross_entropy_range(int(p["K"]), p["t_max"], p["tau_xi"])
+    cap = float(p["cap"])
+    if not cap > lo:
+        raise ValueError(f"cap must exceed the loss's lower end {lo:.6g}, got {cap}")
+    M, sigma = min(hi, cap) - lo, p["sigma"]
+    L = SM.smoothed_smoothness(M, sigma)
+    var = SM.two_point_oracle_variance(M, sigma, int(p["d"]), int(p["m"]), int(p["B"]))
+    G2 = SM.smoothed_gradient_bound(M, sigma) ** 2 + var
+    N, I, R, delta = int(p["N"]), int(p["I"]), int(p["R"]), p["Delta"]
+    gamma = p["gamma"] if p["gamma"] != "auto" else SM.smoothed_local_sgd_step_size(delta, L, G2, var, I, R, 1.0 / N)
+    if not 0 < gamma <= 1.0 / L:
+        raise ValueError(f"gamma must be in (0, 1/L] = (0, {1.0 / L:.6g}] (Theorem 5's condition), got {gamma}")
+    bound = SM.smoothed_local_sgd_bound(delta, L, G2, var, gamma, I, R, 1.0 / N)
+    return [("loss range M", "value", M), ("L = 2 phi(1) M / sigma^2", "tight", L),
+            ("sup ||grad f_sigma||^2 = M^2/(2 pi sigma^2)", "tight", SM.smoothed_gradient_bound(M, sigma) ** 2),
+            ("oracle variance sigma_v^2 <=", "upper", var), ("step gamma", "value", gamma),
+            ("(1/R) sum_r E||grad f(x_rI)||^2 <=", "upper", bound)]
+
+
 def _communication(p: dict) -> list[tuple[str, str, float]]:
-    from fsnn_theory.theory import bounds
-    from fsnn_theory.theory import regularity as R
 
     d = int(p["d"])
     rho = R.spike_causal_density(p["q"], int(p["M"])).value
@@ -168,6 +193,7 @@ def _communication(p: dict) -> list[tuple[str, str, float]]:
             ("dense float32 bits", "value", float(bounds.dense_float32_bits(d))),
             ("QSGD s=sqrt(d) bits <=", "upper", bounds.qsgd_dense_bits_bound(d).value),
             ("top-k bits at k = E[nnz]", "value", float(bounds.topk_bits(d, max(1, round(rho * d))))),
+            ("support bits, entropy-coded d H2(rho) (i.i.d.) >=", "lower", R.support_entropy_bits(d, rho).value),
             ("uplink bits to eps: R(eps) N E[bits]", "upper",
              R.spike_causal_bits_to_epsilon(p["rounds"], int(p["N"]), bits))]
 
@@ -194,73 +220,20 @@ MARGIN_PARAMS: dict[str, tuple[object, str]] = {
 THEOREMS: dict[str, Theorem] = {
     t.name: t
     for t in (
-        Theorem(
-            "spike_time_regularity",
-            "Lemma 1 and Theorem 1: spike-time regularity on the margin set",
-            "On M(s_min) = {t* < inf, both one-sided slopes V'(t*) >= s_min}:\n"
-            "  |dt*/dw_j| <= kappa_max/s_min,  ||grad_w t*||_2 <= sqrt(n) kappa_max/s_min,\n"
-            "  |dt*/dt_j| <= W kappa'_max/s_min, ||grad_t_in t*||_1 <= A kappa'_max/s_min,\n"
-            "  ||Hess_w t*||_{2,F} <= 2 n kappa_max kappa'_max/s_min^2 + n kappa_max^2 A kappa''_max/s_min^3,\n"
-            "with A = min(n W, W1) and the kernel suprema of Lemma 1 (sup |kappa^(k)| = |kappa^(k)(0+)|).\n"
-            "Exact: sum_j dt*/dt_j = 1 and sum_j w_j dt*/dw_j = -theta/V'(t*) (so the 1/s_min rate is attained).",
-            ("kernels of fsnn_theory.neurons (NLIF, LIF any tau_m, tau_s); theta > 0",
-             "the neuron fires with both one-sided slopes >= s_min > 0; no input exactly at t*",
-             "W >= max |w_i| (and/or W1 >= sum |w_i|) over causal inputs (t_i < t*)"),
-            {**MODEL_PARAMS, **MARGIN_PARAMS},
-            _regularity,
-            _latex_regularity,
-        ),
-        Theorem(
-            "ttfs_loss_smoothness",
-            "Corollary 1: gradient bound G and smoothness L of the one-layer TTFS cross-entropy",
-            "loss = -log softmax(-t/tau_xi)_y of one layer, every output in M(s_min):\n"
-            "  ||grad_W loss||_F <= G = sqrt(2n) kappa_max/(tau_xi s_min),\n"
-            "  ||Hess_W loss||_2 <= L = n kappa_max^2/(2 tau_xi^2 s_min^2) + H/tau_xi  (H: Theorem 1).\n"
-            "L is a smoothness constant only on convex sets without causal-set changes (Proposition 1 (d)).",
-            ("Theorem 1's assumptions for every output neuron", "all outputs fire", "tau_xi > 0"),
-            {**MODEL_PARAMS, **MARGIN_PARAMS, "tau_xi": (0.5, "softmax temperature (ms)")},
-            _loss,
-            _latex_regularity,
-        ),
-        Theorem(
-            "no_global_lipschitz",
-            "Proposition 1: no global Lipschitz constant (and no global smoothness constant)",
-            "(a) a spike vanishes under an arbitrarily small weight change (grazing crossing);\n"
-            "(b) t* jumps by a finite amount between two firing configurations;\n"
-            "(c) even with the slope bounded away from 0, an inhibitory input at the crossing makes the\n"
-            "    spike vanish under an arbitrarily small change (the margin set has no thickness);\n"
-            "(d) where an input enters the causal set, grad t* jumps: no smoothness constant across it.\n"
-            "Positive: along any path inside M(s_min), t* is Lipschitz with constant sqrt(n) kappa_max/s_min.",
-            ("models of fsnn_theory.neurons; delta in (0, 1)",),
-            {**MODEL_PARAMS, "delta": (1e-3, "relative weight perturbation")},
-            _lipschitz,
-        ),
+        Theorem("spike_time_regularity", {**MODEL_PARAMS, **MARGIN_PARAMS}, _regularity, _latex_regularity),
+        Theorem("ttfs_loss_smoothness", {**MODEL_PARAMS, **MARGIN_PARAMS, "tau_xi": (0.5, "softmax temperature (ms)")},
+                _loss, _latex_regularity),
+        Theorem("no_global_lipschitz", {**MODEL_PARAMS, "delta": (1e-3, "relative weight perturbation")}, _lipschitz),
         Theorem(
             "clock_driven_error",
-            "Theorem 2: error of clock-driven first-spike detection (Brian2's scheme)",
-            "Inputs on the grid, exact integration per step, threshold tested on the grid:\n"
-            "  plain: 0 <= t_rec - t* < dt            if dt <= 2 s/D_2 (tight: sup = dt);\n"
-            "  linear interpolation: |err| <= r(D_2 dt^2/8)   = D_2 dt^2/(8 s) + O(dt^4), if dt <= s/D_2;\n"
-            "  cubic Hermite:        |err| <= r(D_4 dt^4/384) = D_4 dt^4/(384 s) + O(dt^8),\n"
-            "with r(eps) = 2 eps/(s + sqrt(s^2 - 2 D_2 eps)), s = V'(t*), D_k >= |V^(k)| on the step.",
-            ("inputs at multiples of dt (else add Corollary 2: A kappa'_max dt/s_min)",
-             "s = V'(t*) > 0; the step-size conditions above"),
             {**MODEL_PARAMS, **MARGIN_PARAMS, "dt": (0.01, "time step (ms)"),
-             "D2": ("", "bound on |V''| (default: A kappa''_max)"),
-             "D4": ("", "bound on |V''''| (default: A kappa''''_max)")},
+             "D2": ("auto", "bound on |V''| (auto: A kappa''_max)"),
+             "D4": ("auto", "bound on |V| (auto: A kappa_max)")},
             _discretisation,
             _latex_discretisation,
         ),
         Theorem(
             "federated_ttfs_convergence",
-            "Theorem 3: local SGD / FedAvg (IID) for one spiking layer on the margin set",
-            "If every iterate, average and segment between them stays in a convex K on which every\n"
-            "sample's outputs are in M(s_min) and no causal set changes, and gamma <= 1/L, then\n"
-            "  (1/T) sum_t E||grad f(x_t)||^2 <= 2 f0/(gamma T) + 4 gamma^2 I^2 G^2 L^2 + L gamma G^2/(N B)\n"
-            "(Yu, Yang, Zhu 2019, Thm 1, with G, L of Corollary 1 and sigma^2 = G^2/B; Yu's constants as\n"
-            "recalled, not checked against the paper). gamma=auto: min(1/L, sqrt(2 f0 N B/(L G^2 T))).",
-            ("Corollary 1's assumptions on K for every sample; the run stays in K",
-             "identical data distributions on the N workers; constant step gamma <= 1/L"),
             {**MODEL_PARAMS, **MARGIN_PARAMS, "tau_xi": (0.5, "softmax temperature (ms)"),
              "T": (1000, "total local steps"), "I": (5, "averaging interval"), "N": (10, "workers"),
              "B": (16, "mini-batch"), "f0": (1.1, "f(x_0) - f* (cross-entropy: f(x_0))"),
@@ -268,14 +241,17 @@ THEOREMS: dict[str, Theorem] = {
             _federated,
         ),
         Theorem(
+            "smoothed_federated_convergence",
+            {"K": (3, "classes"), "t_max": (3.0, "readout window (ms)"), "tau_xi": (0.1, "softmax temperature (ms)"),
+             "cap": (5.0, "per-sample loss cap (inf: none)"),
+             "sigma": (1.5, "smoothing scale"), "d": (15, "number of weights"), "m": (256, "oracle directions"),
+             "B": (32, "mini-batch"), "N": (10, "clients"), "I": (1, "local steps per round"),
+             "R": (200, "rounds"), "Delta": (2.3, "f(x_0) - inf f"),
+             "gamma": ("auto", "step size (auto: minimises the bound, capped at 1/L)")},
+            _smoothed,
+        ),
+        Theorem(
             "spike_causal_communication",
-            "Theorem 4: density and bits of spike-causal sparse updates",
-            "After M = B E i.i.d. sample presentations, P(update_ij != 0) = 1 - (1 - q_ij)^M with\n"
-            "q_ij = P(t_i < t_j < inf); E[bits] <= 1 + min(d, ceil(log2(d+1)) + rho d ceil(log2 d)) + 32 rho d.\n"
-            "Lossless, so rounds to eps equal uncompressed FedAvg's: bits to eps = R(eps) N E[bits].\n"
-            "(Here q is one number for all synapses; regularity.spike_causal_density takes a matrix.)",
-            ("time-to-first-spike loss; i.i.d. presentations; causal sets constant within a round",
-             "no exact cancellation of per-sample gradients"),
             {"q": (0.05, "causal probability P(t_i < t_j < inf)"), "M": (32, "presentations per round (B E)"),
              "d": (600, "number of weights"), "N": (10, "clients"), "rounds": (100, "rounds to eps")},
             _communication,
@@ -315,15 +291,17 @@ def _parse_set(theorem: Theorem, items: list[str]) -> dict:
 
 def explain(name: str, items: list[str] | None = None, latex: bool = False) -> str:
     """The text ``fsnn explain NAME --set ...`` prints (raises ValueError on bad input)."""
-    from fsnn_theory.cli import format_table
 
     if name not in THEOREMS:
         raise ValueError(f"unknown theorem {name!r}; known: {', '.join(THEOREMS)}")
     th = THEOREMS[name]
     params = _parse_set(th, items or [])
     rows = th.evaluate(params)
-    lines = [th.title, "=" * len(th.title), "", "Statement:", *("  " + ln for ln in th.statement.splitlines()),
-             "", "Assumptions:", *(f"  - {a}" for a in th.assumptions), "",
+    st = th.statement()
+    lines = [st.heading, "=" * len(st.heading), "", "Statement:",
+             *("  " + ln for ln in st.statement_text().splitlines()),
+             "", "Assumptions:", *(f"  - {a}" for a in st.assumptions),
+             "", "Constants:", *(f"  - {c}" for c in st.constants), "",
              "Values for " + ", ".join(f"{k}={v}" for k, v in params.items()) + ":",
              format_table(["quantity", "kind", "value"], [[q, k, f"{float(v):.6g}"] for q, k, v in rows]),
              "", f"Proof: proofs/{name}.md (checked by proofs/check_{name}.py)"]
@@ -335,16 +313,20 @@ def explain(name: str, items: list[str] | None = None, latex: bool = False) -> s
 def handler(args: argparse.Namespace) -> int:
     import sys
 
-    from fsnn_theory.cli import format_table
 
     if args.name is None:
-        print(format_table(["theorem", "title"], [[t.name, t.title] for t in THEOREMS.values()]))
+        try:
+            rows = [[t.name, t.statement().heading] for t in THEOREMS.values()]
+        except (OSError, ValueError) as exc:  # no checkout, or a garbled front matter
+            print(f"fsnn explain: error: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        print(format_table(["theorem", "title"], rows))
         return EXIT_OK
     try:
         print(explain(args.name, args.set, args.latex))
-    except ValueError as exc:
+    except (OSError, ValueError) as exc:  # FrontMatterError is a ValueError
         print(f"fsnn explain: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_FAILED if isinstance(exc, (OSError, FrontMatterError)) else EXIT_USAGE
     return EXIT_OK
 
 

@@ -1,7 +1,7 @@
 r"""Numerical verification: hold every applicable published bound against measured trajectories.
 
 Each *case* runs federated training (`fsnn_theory.federated`) with exactly the algorithm a theorem
-analyses, measures the theorem's constants on the run (`fsnn_theory.theory.estimate`), evaluates
+analyses, measures the theorem's constants on the run (`fsnn_theory.studies.estimate`), evaluates
 the bound (`fsnn_theory.theory.bounds`) and returns a long table of *checks*, one row per
 (run, checkpoint), with the columns of :data:`CHECK_COLUMNS`:
 
@@ -50,7 +50,7 @@ import pandas as pd
 
 from fsnn_theory._validation import check_choice, check_int, check_positive
 from fsnn_theory.theory import bounds as bd
-from fsnn_theory.theory import estimate as est
+from fsnn_theory.studies import estimate as est
 
 __all__ = [
     "CHECK_COLUMNS",
@@ -187,6 +187,8 @@ def rows_frame(rows: Sequence[VerificationRow]) -> pd.DataFrame:
 
 def _checks(theorem: str, bound: bd.Bound | None, kind: str, rigorous: bool, configuration: str, seed: int,
             steps, measured, bound_values, constants: str, note: str = "", **extra) -> pd.DataFrame:
+    if bound is not None and bound.kind != kind:  # the Bound says what it is; a literal may not contradict it
+        raise ValueError(f"kind must be the bound's own kind {bound.kind!r} for {theorem!r}, got {kind!r}")
     steps = np.atleast_1d(np.asarray(steps))
     df = pd.DataFrame({
         "theorem": theorem,
@@ -258,34 +260,28 @@ class ConvexProblem:
 def convex_problem(setting: ConvexSetting) -> ConvexProblem:
     """Build (and cache) the data, the model and the global optimum of ``setting``."""
     from fsnn_theory.data import yin_yang_dataset
-    from fsnn_theory.federated.logreg import LogisticRegressionModel, SpikeTimeFeatures, spike_feature_dataset
+    from fsnn_theory.studies.setups import convex_model_and_data
 
     ds = yin_yang_dataset(train_size=setting.train_size, validation_size=10, test_size=setting.test_size)
-    feats = SpikeTimeFeatures(ds.n_features, n_hidden=setting.hidden, seed=setting.feature_seed)
-    fds = spike_feature_dataset(ds, feats)
-    model = LogisticRegressionModel(setting.hidden, ds.n_classes, l2=setting.l2)
+    model, fds = convex_model_and_data(ds, setting.hidden, setting.l2, setting.feature_seed)
     mu = est.logreg_strong_convexity(model)
     opt = est.model_optimum(model, fds.train.X, fds.train.y, mu.value)
+    # the record is cached and shared: its arrays must not change under a later caller
+    for arr in (fds.train.X, fds.train.y, fds.test.X, fds.test.y, opt.params):
+        arr.flags.writeable = False
     return ConvexProblem(setting, model, fds.train, fds.test, opt, mu)
 
 
 def case_partition(problem: ConvexProblem, spec: str, seed: int = 0):
-    """A partition of the problem's training set by spec: ``"iid"``, ``"dirichlet:ALPHA"``,
-    ``"shards:S"`` (S shards per client) or ``"single"`` (one client holding everything)."""
-    from fsnn_theory.federated.partition import Partition, dirichlet_partition, iid_partition, shards_partition
+    """A partition of the problem's training set by spec: any spec of
+    `fsnn_theory.federated.partition.parse_partition` (``"iid"``, ``"dirichlet:ALPHA"``,
+    ``"shards:S"``, ...), or ``"single"`` (one client holding everything)."""
+    from fsnn_theory.federated.partition import Partition, parse_partition
 
     y = problem.train.y
-    N = problem.setting.clients
-    kind, _, arg = spec.partition(":")
-    if kind == "iid" and not arg:
-        return iid_partition(y, N, seed)
-    if kind == "dirichlet" and arg:
-        return dirichlet_partition(y, N, float(arg), seed)
-    if kind == "shards" and arg:
-        return shards_partition(y, N, int(arg), seed)
-    if kind == "single" and not arg:
+    if spec == "single":
         return Partition((np.arange(y.size),), y, int(y.max()) + 1, "single")
-    raise ValueError(f"partition spec must be 'iid', 'dirichlet:ALPHA', 'shards:S' or 'single', got {spec!r}")
+    return parse_partition(spec).make(y, problem.setting.clients, seed)
 
 
 @dataclass(frozen=True, eq=False)
@@ -478,7 +474,7 @@ def field_guide_case(problem: ConvexProblem, partition_spec: str, local_steps: i
     local iterates (recorded at every step); since the statement's k-range (0..τ-1 or 1..τ) was
     read in a secondary source, the larger of the two averages is used. Every constant is a
     proven bound: L (Böhning), :math:`\sigma^2 \le 2\max\|z\|^2/B` and
-    :math:`\zeta \le 2\sqrt2\max\|z\|` (`fsnn_theory.theory.estimate`), D certified; the
+    :math:`\zeta \le 2\sqrt2\max\|z\|` (`fsnn_theory.studies.estimate`), D certified; the
     maxima measured along the run are reported in ``note`` for comparison.
     """
     from fsnn_theory.federated.algorithms import FederatedConfig, StepSchedule

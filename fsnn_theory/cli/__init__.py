@@ -2,6 +2,7 @@
 
     fsnn list                                    registered experiments (name, title)
     fsnn reproduce [--quick | --full] [--only NAME ...] [--out DIR] [--force] [--quiet]
+    fsnn reproduce --status [--quick | --full] [--only NAME ...] [--out DIR]
     fsnn train --dataset {yin-yang,digits} ...   one spiking network, per-epoch CSV
     fsnn federate --dataset ... --clients N ...  federated training, per-round CSV
     fsnn verify [--quick] [--json]               published bounds against measured runs
@@ -9,7 +10,7 @@
 
 Adding a subcommand (e.g. ``fsnn train``) is one `Subcommand` entry: write
 ``add_arguments(parser)`` and ``handler(args) -> int`` (in this file, or in a module
-``fsnn_theory/cli_<name>.py`` that defines ``HELP``, ``add_arguments`` and ``handler``) and add it to
+``fsnn_theory/cli/<name>.py`` that defines ``HELP``, ``add_arguments`` and ``handler``) and add it to
 `SUBCOMMANDS`. Handlers return the exit code; `main` never lets a traceback escape for user
 errors (unknown names, bad flags), only prints a message and returns 2.
 """
@@ -24,7 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fsnn_theory import __version__
-from fsnn_theory import cli_explain, cli_federate, cli_paper, cli_train, cli_verify
+from fsnn_theory.cli._table import format_table
+from fsnn_theory.cli import energy as cli_energy
+from fsnn_theory.cli import explain as cli_explain
+from fsnn_theory.cli import federate as cli_federate
+from fsnn_theory.cli import paper as cli_paper
+from fsnn_theory.cli import train as cli_train
+from fsnn_theory.cli import verify as cli_verify
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -40,15 +47,6 @@ class Subcommand:
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     handler: Callable[[argparse.Namespace], int]
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Plain left-aligned text table with a dashed rule under the header."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _registry():
@@ -101,7 +99,8 @@ def _reproduce_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(mode="quick")
     parser.add_argument(
         "--only", nargs="+", action="extend", metavar="NAME", default=None,
-        help="run only these experiments (default: all, in paper order)",
+        help="run only these experiments and, first, whatever they require that is not "
+        "complete (default: all, in paper order)",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("results"), metavar="DIR",
@@ -109,19 +108,36 @@ def _reproduce_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--force", action="store_true",
-        help="rerun even if complete outputs exist, discarding stored chunks",
+        help="rerun the experiments named (all by default) even if complete, discarding stored "
+        "chunks; their prerequisites still rerun only when stale",
     )
     parser.add_argument(
         "--quiet", action="store_true", help="no progress bars or log lines; only the summary"
     )
+    parser.add_argument(
+        "--status", action="store_true",
+        help="run nothing; list each experiment as complete / stale / missing, with the reason",
+    )
+
+
+def _status_table(registry, selected: list[str], args: argparse.Namespace) -> int:
+    from fsnn_theory.experiment import experiment_status
+
+    memo: dict = {}
+    rows = []
+    for name in selected:
+        st = experiment_status(registry[name], args.mode, args.out, registry, memo)
+        rows.append([name, st.state, "; ".join(st.reasons) or "-"])
+    print(format_table(["experiment", "status", "reason"], rows), flush=True)
+    return EXIT_OK
 
 
 def _reproduce_handler(args: argparse.Namespace) -> int:
-    from fsnn_theory.experiment import run_experiment
+    from fsnn_theory.experiment import PrerequisiteError, plan, run_experiment
 
     registry = _registry()
-    selected = list(dict.fromkeys(args.only)) if args.only else list(registry)
-    unknown = [n for n in selected if n not in registry]
+    requested = list(dict.fromkeys(args.only)) if args.only else list(registry)
+    unknown = [n for n in requested if n not in registry]
     if unknown:
         known = ", ".join(registry) or "(none registered)"
         _err(
@@ -129,9 +145,17 @@ def _reproduce_handler(args: argparse.Namespace) -> int:
             f"known experiments: {known}"
         )
         return EXIT_USAGE
-    if not selected:
+    if not requested:
         print("(no experiments registered; nothing to reproduce)")
         return EXIT_OK
+    try:
+        # Prerequisites (REQUIRES) come first, also those not asked for (they run only if stale).
+        selected = plan(requested, registry)
+    except ValueError as exc:
+        _err(f"fsnn reproduce: error: {exc}")
+        return EXIT_USAGE
+    if args.status:
+        return _status_table(registry, selected, args)
 
     _use_agg_backend()
     rows, failed = [], []
@@ -139,9 +163,16 @@ def _reproduce_handler(args: argparse.Namespace) -> int:
         if not args.quiet:
             _err(f"[{i}/{len(selected)}] {name} ({args.mode}): {registry[name].TITLE}")
         try:
+            # --force applies to the experiments asked for; prerequisites rerun only when stale.
             result = run_experiment(
-                registry[name], args.mode, args.out, force=args.force, quiet=args.quiet
+                registry[name], args.mode, args.out, force=args.force and name in requested,
+                quiet=args.quiet, registry=registry,
             )
+        except PrerequisiteError as exc:  # its prerequisite failed above; no traceback needed
+            failed.append(name)
+            _err(f"[{i}/{len(selected)}] {name}: FAILED: {exc}")
+            rows.append([name, "FAILED", "-", args.out / name])
+            continue
         except Exception as exc:  # one failure must not stop the other experiments
             failed.append(name)
             _err(f"[{i}/{len(selected)}] {name}: FAILED: {type(exc).__name__}: {exc}")
@@ -149,8 +180,9 @@ def _reproduce_handler(args: argparse.Namespace) -> int:
             rows.append([name, "FAILED", "-", args.out / name])
             continue
         if not args.quiet:
+            why = f" ({'; '.join(result.reasons)})" if result.reasons and result.status != "skipped" else ""
             _err(
-                f"[{i}/{len(selected)}] {name}: {result.status} in {result.seconds:.1f} s "
+                f"[{i}/{len(selected)}] {name}: {result.status}{why} in {result.seconds:.1f} s "
                 f"-> {result.out_dir}"
             )
         rows.append([name, result.status, f"{result.seconds:.1f}", result.out_dir])
@@ -174,6 +206,7 @@ SUBCOMMANDS: list[Subcommand] = [
     ),
     Subcommand("train", cli_train.HELP, cli_train.add_arguments, cli_train.handler),
     Subcommand("federate", cli_federate.HELP, cli_federate.add_arguments, cli_federate.handler),
+    Subcommand("energy", cli_energy.HELP, cli_energy.add_arguments, cli_energy.handler),
     Subcommand("verify", cli_verify.HELP, cli_verify.add_arguments, cli_verify.handler),
     Subcommand("explain", cli_explain.HELP, cli_explain.add_arguments, cli_explain.handler),
     Subcommand("paper", cli_paper.HELP, cli_paper.add_arguments, cli_paper.handler),

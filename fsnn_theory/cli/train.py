@@ -70,7 +70,7 @@ def _save_npy_atomic(path: Path, array) -> None:
 
     import numpy as np
 
-    from fsnn_theory.experiment import write_bytes_atomic
+    from fsnn_theory.files import write_bytes_atomic
 
     buffer = io.BytesIO()
     np.save(buffer, array)
@@ -80,13 +80,9 @@ def _save_npy_atomic(path: Path, array) -> None:
 def handler(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from fsnn_theory.experiment import write_csv_atomic, write_json_atomic
-    from fsnn_theory.training import (
-        default_training_config,
-        load_dataset,
-        make_classifier,
-        train,
-    )
+    from fsnn_theory.files import write_csv_atomic, write_json_atomic
+    from fsnn_theory.studies.setups import default_training_config, load_dataset, make_classifier
+    from fsnn_theory.training import train
 
     try:
         model = make_classifier(
