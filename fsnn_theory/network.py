@@ -76,7 +76,7 @@ from fsnn_theory._validation import (
     check_positive,
 )
 from fsnn_theory.data import latency_encode
-from fsnn_theory.neurons import LIF, NLIF, MODEL_NAMES, NeuronModel, make_model
+from fsnn_theory.neurons import LIF, NLIF, NeuronModel, check_neuron_model, make_model
 
 __all__ = [
     "Network",
@@ -110,12 +110,6 @@ ENERGY_PER_MAC_PJ = 4.6
 # --------------------------------------------------------------------------------------------
 # Records
 # --------------------------------------------------------------------------------------------
-
-
-def _check_model_record(name: str, model) -> NeuronModel:
-    if not isinstance(model, (NLIF, LIF)):
-        raise ValueError(f"{name} must be an NLIF or LIF record (models: {', '.join(MODEL_NAMES)}), got {model!r}")
-    return model
 
 
 @dataclass(frozen=True)
@@ -156,7 +150,7 @@ class Network:
                 f"models must hold one neuron model per layer of weights ({n_layers} for "
                 f"layer_sizes {sizes}), got {len(models)}"
             )
-        models = tuple(_check_model_record(f"models[{i}]", m) for i, m in enumerate(models))
+        models = tuple(check_neuron_model(m, f"models[{i}]") for i, m in enumerate(models))
         bias = self.bias_times
         if bias is None or isinstance(bias, (int, float, np.floating, np.integer)):
             bias = (bias,) * n_layers

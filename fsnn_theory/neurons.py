@@ -76,6 +76,7 @@ __all__ = [
     "potential_derivative",
     "slope_at_threshold",
     "causal_set",
+    "check_neuron_model",
 ]
 
 MODEL_NAMES = ("nlif", "lif")
@@ -389,9 +390,11 @@ def make_model(name: str, **params) -> NeuronModel:
 # --------------------------------------------------------------------------------------------
 
 
-def _check_model(model) -> NeuronModel:
+def check_neuron_model(model, name: str = "model") -> NeuronModel:
+    """``model`` if it is an `NLIF` or `LIF` record, else ``ValueError`` naming ``name``."""
     if not isinstance(model, (NLIF, LIF)):
-        raise ValueError(f"model must be an NLIF or LIF record, got {type(model).__name__}")
+        raise ValueError(f"{name} must be an NLIF or LIF record (models: {', '.join(MODEL_NAMES)}), "
+                         f"got {type(model).__name__}")
     return model
 
 
@@ -453,7 +456,7 @@ def first_spike_times(model: NeuronModel, input_times, weights) -> np.ndarray:
     >>> t.shape, math.isclose(t[0, 0], math.log(2.0), rel_tol=1e-12), float(t[0, 1])
     ((1, 2), True, inf)
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     t_in, w = _check_inputs(input_times, weights)
     return _first_spike_times(model, t_in, w)
 
@@ -1063,7 +1066,7 @@ def potential(model: NeuronModel, t, input_times, weights) -> np.ndarray:
     ``t`` broadcasts to ``(..., batch, n_out)`` (e.g. ``t_grid[:, None, None]`` for a trace);
     returns an array of that broadcast shape.
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     t_in, w = _check_inputs(input_times, weights)
     t = _check_times("t", t, t_in.shape[0], w.shape[1])
     return _kernel_sum(model.kernel, t, t_in, w)
@@ -1074,7 +1077,7 @@ def potential_derivative(model: NeuronModel, t, input_times, weights, order: int
 
     Kernels are one-sided: an input arriving exactly at ``t`` does not yet contribute.
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
     t_in, w = _check_inputs(input_times, weights)
@@ -1105,7 +1108,7 @@ def slope_at_threshold(model: NeuronModel, input_times, weights) -> np.ndarray:
     Every spike-time gradient carries the factor :math:`1/\dot V(t^*)`, so this is the quantity
     that decides how well-conditioned a spike time is (the margin in the regularity theory).
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     t_in, w = _check_inputs(input_times, weights)
     t_star = _first_spike_times(model, t_in, w)
     return _slope(model, t_star, t_in, w)
@@ -1158,7 +1161,7 @@ def spike_time_gradients(model: NeuronModel, input_times, weights) -> tuple[np.n
     >>> round(float(g_t[0, :, 0].sum()), 12)
     1.0
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     t_in, w = _check_inputs(input_times, weights)
     t_star = _first_spike_times(model, t_in, w)
     g_w, g_t, _, _ = _gradients(model, t_star, t_in, w)
@@ -1171,7 +1174,7 @@ def spike_time_gradients_at(model: NeuronModel, input_times, weights, t_star) ->
     A network's backward pass reuses its forward pass this way instead of solving for ``t_star``
     again. ``t_star`` (batch, n_out) must be the first-spike times of these inputs and weights.
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     t_in, w = _check_inputs(input_times, weights)
     t_star = as_float_array("t_star", t_star, ndim=2, allow_inf=True)
     if t_star.shape != (t_in.shape[0], w.shape[1]):
@@ -1360,7 +1363,7 @@ def spike_time_hessian(model: NeuronModel, input_times, weights) -> np.ndarray:
     >>> H.shape, round(float(H[0, 0, 0, 0]), 12)
     ((1, 1, 1, 1), 0.75)
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     t_in, w = _check_inputs(input_times, weights)
     t_star = _first_spike_times(model, t_in, w)
     g, _, k, vdot = _gradients(model, t_star, t_in, w, want_k=True)
