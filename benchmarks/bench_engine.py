@@ -22,11 +22,14 @@ the input times.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import platform
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +40,7 @@ from fsnn_theory.brian import delivered_input_times, simulate_first_spikes  # no
 from fsnn_theory.neurons import LIF  # noqa: E402
 
 TARGET_ERROR = 1e-3  # ms (1 us)
+RATIO_DT = 1e-3  # ms: the Brian2 step of the headline ratio (issue 16)
 T_MAX = 10.0  # ms
 DT_SWEEP = [0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 5e-4, 2e-4, 1e-4, 5e-5]
 
@@ -59,6 +63,16 @@ def best_time(fn, repeat: int) -> float:
     return best
 
 
+def best_cpu_time(fn, repeat: int) -> float:
+    """Best process CPU time of `repeat` calls (on a shared machine less disturbed than wall time)."""
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t0)
+    return best
+
+
 def max_error(out: np.ndarray, ref: np.ndarray) -> tuple[float, int]:
     both = np.isfinite(out) & np.isfinite(ref)
     mismatch = int((np.isfinite(out) != np.isfinite(ref)).sum())
@@ -69,7 +83,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="large batch 10k instead of 100k; dt sweep stops at 1e-3")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the Brian2 dt sweep (section 2)")
+    parser.add_argument("--json", action="store_true", help="also print one JSON line of the headline figures")
     args = parser.parse_args()
+    summary: dict = {}
 
     import brian2
 
@@ -97,12 +114,82 @@ def main() -> None:
             analytic[(name, batch)] = sec
             print(f"{name:<24}{batch:>9}{sec * 1e3:>12.3f}{batch * n_out / sec:>24.3e}")
 
-    # ---------------------------------------------------------------- 2. Brian2
-    print("\n2. Brian2 reference (one network, one run() for all 200 samples)")
-    # Compile time from an empty (temporary) cache, measured on a tiny network with the same code.
+    summary["first_spike_times_200x5x120_ms"] = analytic[("first_spike_times", 200)] * 1e3
+    summary["spike_time_gradients_200x5x120_ms"] = analytic[("spike_time_gradients", 200)] * 1e3
+
+    # ---------------------------------------------------------------- 1b. ratio to Brian2, one run
     with tempfile.TemporaryDirectory(prefix="bench_cython_") as cache:
         brian2.prefs.codegen.runtime.cython.cache_dir = cache
-        brian_section(model, times, w, t_star, analytic, args.quick)
+        simulate_first_spikes(model, times[:2], w, RATIO_DT, 1.0)  # compile (cached for the run below)
+        t0 = time.perf_counter()
+        out = simulate_first_spikes(model, times, w, RATIO_DT, T_MAX)
+        brian_s = time.perf_counter() - t0
+    err, flips = max_error(out, t_star)
+    t_an = analytic[("first_spike_times", 200)]
+    print(f"\n1b. Same workload in Brian2 at dt = {RATIO_DT * 1e3:g} us (one run, compiled code cached): "
+          f"{brian_s:.3f} s, max |t_brian - t*| = {err:.2e} ms ({flips} flips)")
+    print(f"    analytic first_spike_times {t_an * 1e3:.3f} ms -> {brian_s / t_an:,.0f}x faster than Brian2 (target >= 1000x)")
+    summary.update(brian2_dt_ms=RATIO_DT, brian2_seconds=brian_s, brian2_max_err_ms=err,
+                   speedup_vs_brian2=brian_s / t_an)
+
+    # ---------------------------------------------------------------- 1c. cost growth
+    scaling_section(model, summary, args.quick)
+
+    # ---------------------------------------------------------------- 2. Brian2
+    if not args.no_sweep:
+        print("\n2. Brian2 reference (one network, one run() for all 200 samples)")
+        # Compile time from an empty (temporary) cache, measured on a tiny network with the same code.
+        with tempfile.TemporaryDirectory(prefix="bench_cython_") as cache:
+            brian2.prefs.codegen.runtime.cython.cache_dir = cache
+            brian_section(model, times, w, t_star, analytic, args.quick)
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+
+
+def general_workload(batch: int, n_in: int, n_out: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs uniform in [0.15, 2] ms; weights N(1.5, 1) scaled by sqrt(5 / n_in) so that about the
+    same fraction of neurons fires at every fan-in."""
+    rng = np.random.default_rng(seed)
+    times = rng.uniform(0.15, 2.0, (batch, n_in))
+    weights = np.random.default_rng(seed + 1).normal(1.5, 1.0, (n_in, n_out)) * math.sqrt(5.0 / n_in)
+    return times, weights
+
+
+def scaling_section(model, summary: dict, quick: bool) -> None:
+    """Time of first_spike_times and spike_time_gradients against samples, neurons and inputs per
+    neuron (the other two fixed), slopes of log(time) against log(size) by least squares, and the
+    tracemalloc peak of the largest call of each sweep."""
+    base = dict(batch=2000, n_in=5, n_out=120)
+    sweeps = {
+        "batch": [500, 1000, 2000, 4000, 8000] + ([] if quick else [16000]),
+        "n_out": [30, 60, 120, 240, 480],
+        "n_in": [5, 10, 20, 40, 80, 160],
+    }
+    print("\n1c. Cost growth (best CPU time of 3; slope = d log time / d log size; peak = tracemalloc peak of the largest call)")
+    print(f"{'size varied':<14}{'values':<40}{'fst slope':>10}{'grad slope':>11}{'fst peak MiB':>14}{'grad peak MiB':>15}")
+    for key, values in sweeps.items():
+        t_f, t_g = [], []
+        for v in values:
+            cfg = dict(base, **{key: v})
+            tb, wb = general_workload(cfg["batch"], cfg["n_in"], cfg["n_out"])
+            t_f.append(best_cpu_time(lambda: model.first_spike_times(tb, wb), 3))
+            t_g.append(best_cpu_time(lambda: model.spike_time_gradients(tb, wb), 3))
+        peaks = []
+        for fn in (model.first_spike_times, model.spike_time_gradients):
+            tracemalloc.start()
+            fn(tb, wb)
+            peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
+            tracemalloc.stop()
+        x = np.log(values)
+        slope_f = float(np.polyfit(x, np.log(t_f), 1)[0])
+        slope_g = float(np.polyfit(x, np.log(t_g), 1)[0])
+        label = ",".join(str(v) for v in values)
+        print(f"{key:<14}{label:<40}{slope_f:>10.2f}{slope_g:>11.2f}{peaks[0]:>14.1f}{peaks[1]:>15.1f}")
+        print(f"{'':<14}{'  fst ms: ' + ' '.join(f'{t * 1e3:.2f}' for t in t_f)}")
+        print(f"{'':<14}{'  grad ms: ' + ' '.join(f'{t * 1e3:.2f}' for t in t_g)}")
+        summary[f"slope_{key}"] = {"first_spike_times": slope_f, "spike_time_gradients": slope_g,
+                                   "sizes": values, "fst_seconds": t_f, "grad_seconds": t_g,
+                                   "peak_mib": peaks}
 
 
 def brian_section(model, times, w, t_star, analytic, quick: bool) -> None:

@@ -15,6 +15,7 @@ A cProfile of one epoch attributes the time to forward pass (spike times), backw
 from __future__ import annotations
 
 import argparse
+import math
 import cProfile
 import json
 import os
@@ -101,11 +102,66 @@ def profile_epoch(model, dataset, config, params) -> tuple[list[tuple[str, int, 
     return rows, total
 
 
+def snntorch_epoch(n_samples: int, batch_size: int, steps: int, epochs: int):
+    """snnTorch 1.0 on the same shape (4+bias -> 120 -> 3, current-based LIF = ``snn.Synaptic``),
+    time-stepped with ``steps`` steps over the 10 ms window, latency-coded inputs, forward +
+    backward (surrogate gradient, BPTT) + Adam per mini-batch. Returns (wall, CPU) seconds per
+    epoch of ``n_samples`` samples (median over ``epochs``), or None if snnTorch is not installed."""
+    try:
+        import snntorch as snn
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    # one intra-op thread, like the numpy engine: on a shared 2-core machine more threads made
+    # snnTorch 25x slower (oversubscription), which would flatter the ratio
+    torch.set_num_threads(1)
+    dt = 10.0 / steps  # ms per step; tau_s = 1 ms, tau_m = 2 ms as in the analytic network
+    alpha, beta = math.exp(-dt / 1.0), math.exp(-dt / 2.0)
+    fc1, fc2 = torch.nn.Linear(5, 120), torch.nn.Linear(120, 3)
+    lif1, lif2 = snn.Synaptic(alpha=alpha, beta=beta), snn.Synaptic(alpha=alpha, beta=beta)
+    opt = torch.optim.Adam(list(fc1.parameters()) + list(fc2.parameters()), lr=1e-3)
+    rng = np.random.default_rng(0)
+    v = rng.uniform(0, 1, (n_samples, 4))
+    t_in = np.concatenate([0.15 + v * 1.85, np.full((n_samples, 1), 0.9)], axis=1)
+    idx = np.minimum((t_in / dt).astype(int), steps - 1)
+    spikes = np.zeros((steps, n_samples, 5), dtype=np.float32)
+    spikes[idx, np.arange(n_samples)[:, None], np.arange(5)[None, :]] = 1.0
+    x_all = torch.from_numpy(spikes)
+    y_all = torch.from_numpy(rng.integers(0, 3, n_samples))
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def epoch():
+        for s0 in range(0, n_samples, batch_size):
+            x, y = x_all[:, s0 : s0 + batch_size], y_all[s0 : s0 + batch_size]
+            syn1, mem1 = lif1.init_synaptic()
+            syn2, mem2 = lif2.init_synaptic()
+            out = []
+            for t in range(steps):
+                spk1, syn1, mem1 = lif1(fc1(x[t]), syn1, mem1)
+                spk2, syn2, mem2 = lif2(fc2(spk1), syn2, mem2)
+                out.append(mem2)
+            loss = loss_fn(torch.stack(out).max(dim=0).values, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    epoch()  # warm-up
+    walls, cpus = [], []
+    for _ in range(epochs):
+        _, w, c = timed(epoch)
+        walls.append(w)
+        cpus.append(c)
+    return float(np.median(walls)), float(np.median(cpus)), torch.get_num_threads()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=5, help="timed epochs after one warm-up epoch (default 5)")
     ap.add_argument("--batch-size", type=int, default=150)
     ap.add_argument("--json", action="store_true", help="also print one JSON line")
+    ap.add_argument("--snntorch-steps", type=int, default=50, help="time steps of the snnTorch comparison (default 50)")
+    ap.add_argument("--no-snntorch", action="store_true", help="skip the snnTorch comparison")
     args = ap.parse_args(argv)
 
     load_before = os.getloadavg()
@@ -135,6 +191,8 @@ def main(argv=None) -> int:
     groups = profile_epoch(model, dataset, config, params)
     load_after = os.getloadavg()
 
+    snn_res = None if args.no_snntorch else snntorch_epoch(dataset.train.n_samples, args.batch_size,
+                                                          args.snntorch_steps, max(1, min(args.epochs, 3)))
     med = lambda xs: float(np.median(xs))  # noqa: E731
     n_batches = -(-dataset.train.n_samples // args.batch_size)
     print(f"Yin-Yang 4-120-3 LIF (tau_m = 2 tau_s), {dataset.train.n_samples} training samples, "
@@ -147,6 +205,19 @@ def main(argv=None) -> int:
     print(f"epoch incl. eval: median {med(np.add(train_wall, eval_wall)):.3f} s wall, "
           f"{med(np.add(train_cpu, eval_cpu)):.3f} s CPU")
     print(f"memory          : tracemalloc peak {peak / 2**20:.1f} MiB during one epoch, max RSS {maxrss_mb:.0f} MiB")
+    n_train = dataset.train.n_samples
+    if snn_res is None:
+        print("snnTorch        : not installed (pip install torch snntorch) or skipped; no ratio")
+        ratios = {}
+    else:
+        sw, sc, threads = snn_res
+        ratios = {"snntorch_seconds_per_epoch_wall": sw, "snntorch_seconds_per_epoch_cpu": sc,
+                  "speedup_vs_snntorch_wall": sw / med(train_wall), "speedup_vs_snntorch_cpu": sc / med(train_cpu),
+                  "snntorch_steps": args.snntorch_steps, "torch_threads": threads}
+        print(f"snnTorch 1.0    : T = {args.snntorch_steps} steps, same shape, forward + backward (BPTT) + Adam: "
+              f"{sw:.3f} s wall, {sc:.3f} s CPU per epoch ({n_train / sw:,.0f} samples/s wall; torch threads {threads})")
+        print(f"ratio           : analytic training pass {n_train / med(train_wall):,.0f} samples/s wall -> "
+              f"{sw / med(train_wall):.1f}x snnTorch (wall), {sc / med(train_cpu):.1f}x (CPU)")
     rows, total = groups
     print(f"where the time goes (cProfile of one epoch incl. evaluation, {total:.3f} s with profiling):")
     for label, indent, t in rows:
@@ -156,7 +227,7 @@ def main(argv=None) -> int:
             "train_seconds_per_epoch_wall": med(train_wall), "train_seconds_per_epoch_cpu": med(train_cpu),
             "eval_seconds_per_epoch_wall": med(eval_wall), "eval_seconds_per_epoch_cpu": med(eval_cpu),
             "tracemalloc_peak_mib": peak / 2**20, "max_rss_mib": maxrss_mb,
-            "load_average": [load_before[0], load_after[0]], "cores": os.cpu_count(),
+            "load_average": [load_before[0], load_after[0]], "cores": os.cpu_count(), **ratios,
         }, sort_keys=True))
     return 0
 

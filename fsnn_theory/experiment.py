@@ -83,7 +83,6 @@ from fsnn_theory import __version__
 from fsnn_theory._validation import check_choice
 from fsnn_theory.context import (
     ARTEFACTS_DIR,
-    KEY_PATTERN,
     MANIFEST_FILE,
     PARTS_DIR,
     RunContext,

@@ -76,7 +76,7 @@ from fsnn_theory._validation import (
     check_positive,
 )
 from fsnn_theory.data import latency_encode
-from fsnn_theory.neurons import LIF, NLIF, MODEL_NAMES, NeuronModel, make_model
+from fsnn_theory.neurons import LIF, NLIF, NeuronModel, check_neuron_model, make_model
 
 __all__ = [
     "Network",
@@ -110,12 +110,6 @@ ENERGY_PER_MAC_PJ = 4.6
 # --------------------------------------------------------------------------------------------
 # Records
 # --------------------------------------------------------------------------------------------
-
-
-def _check_model_record(name: str, model) -> NeuronModel:
-    if not isinstance(model, (NLIF, LIF)):
-        raise ValueError(f"{name} must be an NLIF or LIF record (models: {', '.join(MODEL_NAMES)}), got {model!r}")
-    return model
 
 
 @dataclass(frozen=True)
@@ -156,7 +150,7 @@ class Network:
                 f"models must hold one neuron model per layer of weights ({n_layers} for "
                 f"layer_sizes {sizes}), got {len(models)}"
             )
-        models = tuple(_check_model_record(f"models[{i}]", m) for i, m in enumerate(models))
+        models = tuple(check_neuron_model(m, f"models[{i}]") for i, m in enumerate(models))
         bias = self.bias_times
         if bias is None or isinstance(bias, (int, float, np.floating, np.integer)):
             bias = (bias,) * n_layers
@@ -299,7 +293,9 @@ def _forward(network: Network, weights: list[np.ndarray], t: np.ndarray) -> Forw
     ins, outs = [], []
     for l, (model, w) in enumerate(zip(network.models, weights)):
         t_in = network.layer_input(l, t)
-        t = neurons.first_spike_times(model, t_in, w)
+        # inputs and weights were validated on entry (check_input_times, unflatten) or are spike
+        # times of the layer below: the engine's internal entry point skips re-validating them
+        t = neurons._first_spike_times(model, t_in, w)
         ins.append(t_in)
         outs.append(t)
     return ForwardPass(tuple(ins), tuple(outs))
@@ -361,7 +357,7 @@ def _backward(network, weights, fwd: ForwardPass, delta: np.ndarray, max_dw_norm
     grads: list[np.ndarray] = [None] * network.n_layers  # type: ignore[list-item]
     for l in range(network.n_layers - 1, -1, -1):
         t_in, t_out, w = fwd.layer_inputs[l], fwd.spike_times[l], weights[l]
-        d_w, d_t = neurons.spike_time_gradients_at(network.models[l], t_in, w, t_out)
+        d_w, d_t, _, _ = neurons._gradients(network.models[l], t_out, t_in, w)  # = spike_time_gradients_at
         # silent outputs: derivative 0, and their delta may be anything finite or not; drop it
         delta = np.where(np.isfinite(t_out), delta, 0.0)
         delta_w = delta

@@ -25,6 +25,15 @@ crossing test and the crossing itself are closed forms; the first interval whose
 it holds :math:`t^*`. Intervals are closed on both ends because :math:`V` is continuous
 (:math:`\kappa(0) = 0`), so a crossing exactly at an input time is found on the interval before it.
 
+Numerical range (issue 16). The closed forms for τm = τs and τm = 2τs are used only where the
+ratio holds exactly; every other ratio, including |τm − τs| down to 1e-14·τs and τm < τs, goes to
+the general search, written in a form without cancellation or overflow (:func:`lif_kernel`,
+:func:`lif_kernel_derivative`, :func:`_first_spike_times_general`). Columns with a weight above
+2^32 are rescaled by a power of two with the threshold (exact), and columns with a weight above
+1e4·θ are solved by the general search, whose rounding is relative to the potential itself. The
+τm = 2τs search and gradients also have compiled (numba) kernels that repeat the numpy path's
+operations in the same order: the results are bit-identical to it (tests/test_neurons_properties.py).
+
 Gradients follow from the implicit-function theorem on :math:`V(t^*; w, t_{in}) = \vartheta`
 (SpikeProp, Bohté, Kok & La Poutré 2002; exact form as in Göltz et al. 2021)::
 
@@ -67,6 +76,7 @@ __all__ = [
     "potential_derivative",
     "slope_at_threshold",
     "causal_set",
+    "check_neuron_model",
 ]
 
 MODEL_NAMES = ("nlif", "lif")
@@ -108,19 +118,48 @@ def lif_kernel(s, tau_m: float, tau_s: float) -> np.ndarray:
               \qquad \kappa(s) = \frac{s}{\tau} e^{-s/\tau} \ \text{if}\ \tau_m = \tau_s = \tau.
 
     Solution of :math:`\tau_m \dot V = -V + I,\ \tau_s \dot I = -I` after :math:`I \mathrel{+}= 1`
-    (Göltz et al. 2021, Methods). Written as :math:`-c\, e^{-s/\tau_m}\,\mathrm{expm1}(-s r)` with
-    :math:`r = (\tau_m - \tau_s)/(\tau_m\tau_s)` so that nearby time constants lose no precision.
+    (Göltz et al. 2021, Methods). Evaluated with the slower exponential factored out,
+
+    .. math:: \kappa(s) = \frac{\tau_s}{|\tau_m-\tau_s|}\, e^{-s/\tau_L}\,
+              \bigl(-\mathrm{expm1}(-s\,d)\bigr),\qquad \tau_L = \max(\tau_m,\tau_s),\
+              d = \frac{|\tau_m-\tau_s|}{\tau_m\tau_s} \ge 0,
+
+    (an algebraic rearrangement of the definition): no factor exceeds 1 in size, so nothing
+    overflows at long lags for either ordering of the time constants, and ``expm1`` keeps full
+    relative precision for nearby time constants.
     """
     s = np.asarray(s, dtype=np.float64)
     pos = (s > 0) & np.isfinite(s)
     sp = np.where(pos, s, 0.0)
-    if _is_alpha(tau_m, tau_s):
+    if tau_m == tau_s:
         k = (sp / tau_s) * np.exp(-sp / tau_s)
-    else:
+    elif tau_m > tau_s:
         c = tau_s / (tau_m - tau_s)
         r = (tau_m - tau_s) / (tau_m * tau_s)
         k = -c * np.exp(-sp / tau_m) * np.expm1(-sp * r)
+    else:  # tau_m < tau_s: the same with the roles of the two exponentials swapped
+        c = tau_s / (tau_s - tau_m)
+        r = (tau_s - tau_m) / (tau_m * tau_s)
+        k = -c * np.exp(-sp / tau_s) * np.expm1(-sp * r)
     return np.where(pos, k, 0.0)
+
+
+def _phi(x: np.ndarray) -> np.ndarray:
+    r""":math:`\varphi(x) = (1 - e^{-x})/x = -\mathrm{expm1}(-x)/x` for :math:`x \ge 0`, :math:`\varphi(0) = 1`.
+
+    Full relative precision for every :math:`x \ge 0` (``expm1``, Kahan's argument); decreasing
+    from 1 to 0, never overflows.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    xs = np.where(x > 0, x, 1.0)
+    return np.where(x > 0, -np.expm1(-xs) / xs, 1.0)
+
+
+def _lif_split(tau_m: float, tau_s: float) -> tuple[float, float, float]:
+    r"""(:math:`\tau_L, \tau_S, d`): longer and shorter time constant and
+    :math:`d = |\tau_m - \tau_s|/(\tau_m\tau_s) = 1/\tau_S - 1/\tau_L \ge 0` (exact difference first)."""
+    tau_l, tau_sh = max(tau_m, tau_s), min(tau_m, tau_s)
+    return tau_l, tau_sh, abs(tau_m - tau_s) / (tau_m * tau_s)
 
 
 def lif_kernel_derivative(s, tau_m: float, tau_s: float, order: int = 1) -> np.ndarray:
@@ -130,17 +169,39 @@ def lif_kernel_derivative(s, tau_m: float, tau_s: float, order: int = 1) -> np.n
               - (-1/\tau_s)^n e^{-s/\tau_s}\right);\quad
               \text{alpha: } \kappa' = \tfrac{1}{\tau}(1 - s/\tau)e^{-s/\tau},\
               \kappa'' = \tfrac{1}{\tau^2}(s/\tau - 2)e^{-s/\tau}.
+
+    The difference form above loses :math:`\epsilon\,\tau_s/|\tau_m-\tau_s|` to cancellation, so it
+    is used only for :math:`\tau_m \ge 2\tau_s` (factor :math:`\le 1`). Otherwise the kernel is
+    written :math:`\kappa(s) = (s/\tau_m)\,e^{-s/\tau_L}\,\varphi(sd)` with
+    :math:`\varphi(x) = (1-e^{-x})/x` (:func:`_lif_split`, :func:`_phi`), whose derivatives
+
+    .. math:: \kappa' = \tfrac{1}{\tau_m} e^{-s/\tau_L}\bigl(e^{-sd} - \tfrac{s}{\tau_L}\varphi(sd)\bigr),
+              \qquad
+              \kappa'' = \tfrac{1}{\tau_m} e^{-s/\tau_L}\bigl(\tfrac{s}{\tau_L^2}\varphi(sd)
+                         - (\tfrac{1}{\tau_L} + \tfrac{1}{\tau_S}) e^{-sd}\bigr)
+
+    (differentiate using :math:`\tfrac{d}{ds}[s\varphi(sd)] = e^{-sd}` and :math:`d + 1/\tau_L =
+    1/\tau_S`) are continuous in :math:`d` through :math:`d = 0` (the alpha formulas) and never overflow.
     """
     s = np.asarray(s, dtype=np.float64)
     pos = (s > 0) & np.isfinite(s)
     sp = np.where(pos, s, 0.0)
-    if _is_alpha(tau_m, tau_s):
+    if tau_m == tau_s:
         tau = tau_s
         e = np.exp(-sp / tau)
         d = (1.0 - sp / tau) * e / tau if order == 1 else (sp / tau - 2.0) * e / tau**2
-    else:
+    elif tau_m >= 2.0 * tau_s:
         c = tau_s / (tau_m - tau_s)
         d = c * ((-1.0 / tau_m) ** order * np.exp(-sp / tau_m) - (-1.0 / tau_s) ** order * np.exp(-sp / tau_s))
+    else:
+        tau_l, tau_sh, dd = _lif_split(tau_m, tau_s)
+        el = np.exp(-sp / tau_l)
+        ed = np.exp(-sp * dd)
+        sph = (sp / tau_l) * _phi(sp * dd)
+        if order == 1:
+            d = el * (ed - sph) / tau_m
+        else:
+            d = el * (sph / tau_l - (1.0 / tau_l + 1.0 / tau_sh) * ed) / tau_m
     return np.where(pos, d, 0.0)
 
 
@@ -150,6 +211,20 @@ def _is_alpha(tau_m: float, tau_s: float) -> bool:
 
 def _is_double(tau_m: float, tau_s: float) -> bool:
     return math.isclose(tau_m, 2.0 * tau_s, rel_tol=1e-12)
+
+
+def _engine_regime(model) -> str:
+    """The formula family the engine computes with: ``model.regime``, except that the closed forms
+    for τm = τs and τm = 2τs are used only where the ratio holds exactly in float64. A ratio within
+    the 1e-12 of ``regime`` but not exact goes to the general (stable) search, so results are
+    those of the actual time constants (a relative change of about 1e-12, not a rounding artefact).
+    """
+    regime = model.regime
+    if regime == "alpha" and model.tau_m != model.tau_s:
+        return "general"
+    if regime == "double" and model.tau_m != 2.0 * model.tau_s:
+        return "general"
+    return regime
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,9 +390,11 @@ def make_model(name: str, **params) -> NeuronModel:
 # --------------------------------------------------------------------------------------------
 
 
-def _check_model(model) -> NeuronModel:
+def check_neuron_model(model, name: str = "model") -> NeuronModel:
+    """``model`` if it is an `NLIF` or `LIF` record, else ``ValueError`` naming ``name``."""
     if not isinstance(model, (NLIF, LIF)):
-        raise ValueError(f"model must be an NLIF or LIF record, got {type(model).__name__}")
+        raise ValueError(f"{name} must be an NLIF or LIF record (models: {', '.join(MODEL_NAMES)}), "
+                         f"got {type(model).__name__}")
     return model
 
 
@@ -379,7 +456,7 @@ def first_spike_times(model: NeuronModel, input_times, weights) -> np.ndarray:
     >>> t.shape, math.isclose(t[0, 0], math.log(2.0), rel_tol=1e-12), float(t[0, 1])
     ((1, 2), True, inf)
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     t_in, w = _check_inputs(input_times, weights)
     return _first_spike_times(model, t_in, w)
 
@@ -436,21 +513,36 @@ class _Intervals:
         self.starts = np.take_along_axis(t_in, order, axis=1)
         self.finite = np.isfinite(self.starts)
         self.all_finite = bool(self.finite.all())
-        gaps = np.full_like(self.starts, np.inf)
-        with np.errstate(invalid="ignore"):
-            gaps[:, :-1] = self.starts[:, 1:] - self.starts[:, :-1]
-        if not self.all_finite:
-            gaps[~self.finite] = np.inf
-        self.gaps = gaps[:, :, None]
+        self._gaps = None
         self.live = self.finite[:, :, None]
-        self.ws = w[order]  # (B, n, m)
-        if not self.all_finite:
-            self.ws *= self.live  # silent inputs weigh nothing
+        self.order = order
+        self._ws = None
         t_ref = np.where(self.finite[:, :1], self.starts[:, :1], 0.0)
         self.rel = self.starts - t_ref if self.all_finite else np.where(self.finite, self.starts - t_ref, 0.0)  # >= 0
         self.pairwise = bool(self.rel.max(initial=0.0) > _MAX_SPAN_FOR_CUMSUM * tau_min)
         self.t_in, self.w = t_in, w
         self._exps: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+    @property
+    def gaps(self) -> np.ndarray:
+        """(B, n, 1) interval lengths t_(k+1) - t_(k); inf for the last and for silent intervals."""
+        if self._gaps is None:
+            gaps = np.full_like(self.starts, np.inf)
+            with np.errstate(invalid="ignore"):
+                gaps[:, :-1] = self.starts[:, 1:] - self.starts[:, :-1]
+            if not self.all_finite:
+                gaps[~self.finite] = np.inf
+            self._gaps = gaps[:, :, None]
+        return self._gaps
+
+    @property
+    def ws(self) -> np.ndarray:
+        """(B, n, m) weights in time order, 0 for inputs that never spike (gathered on first use)."""
+        if self._ws is None:
+            self._ws = self.w[self.order]
+            if not self.all_finite:
+                self._ws *= self.live  # silent inputs weigh nothing
+        return self._ws
 
     def exps(self, tau: float) -> tuple[np.ndarray, np.ndarray]:
         r"""(B, n) factors :math:`e^{\pm r_k/\tau}` of the running sums (0 for silent inputs), cached.
@@ -512,6 +604,20 @@ class _Intervals:
         lag_sum *= down
         return rel * plain - lag_sum
 
+    def potential_at_starts(self, kernel) -> np.ndarray:
+        r"""(B, n, m) :math:`V(t_{(k)}) = \sum_i w_i \kappa(t_{(k)} - t_i)` from the (B, n, n) kernel matrix
+        (``kernel`` must be 0 for lags :math:`\le 0`; an input that never spikes has lag :math:`-\infty`)."""
+        with np.errstate(invalid="ignore"):
+            lag = self.starts[:, :, None] - self.t_in[:, None, :]
+        lag = np.where(np.isnan(lag), -np.inf, lag)  # inf - inf: a silent interval start
+        k = kernel(lag)
+        # plain products summed input by input (no fused multiply-add as in a BLAS product), so
+        # that equal and opposite contributions cancel exactly
+        out = k[:, :, 0, None] * self.w[0]
+        for i in range(1, k.shape[2]):
+            out += k[:, :, i, None] * self.w[i]
+        return out
+
     def _pairwise(self, tau: float, lagged: bool) -> np.ndarray:
         # (B, k, i) matrix of decays, one matrix product with the weights
         lag = self.starts[:, :, None] - self.t_in[:, None, :]
@@ -563,23 +669,85 @@ def _needs_pairwise(t_in: np.ndarray, tau_min: float) -> bool:
     return bool(span.max() > _MAX_SPAN_FOR_CUMSUM * tau_min)
 
 
+# Columns whose largest |weight| exceeds this are rescaled (see _scaled_weights).
+_MAX_UNSCALED_WEIGHT = 2.0**32
+
+
+def _scaled_weights(w: np.ndarray, theta: float):
+    r"""Weights and threshold rescaled per output neuron so that no running sum can overflow.
+
+    :math:`t^*` is invariant under :math:`(w_{\cdot j}, \vartheta) \to (\sigma_j w_{\cdot j},
+    \sigma_j\vartheta)` (V is linear in the weights). For a column whose largest :math:`|w|`
+    exceeds :math:`2^{32}`, :math:`\sigma_j` is the power of two bringing it into :math:`[1/2, 1)`
+    (exact in binary floating point); with the running-sum factors bounded by
+    :math:`e^{600}` this keeps every intermediate below the float64 range for weights up to
+    its limit. Other columns are left untouched (bit-identical results); ``theta`` is then the
+    scalar, else a (n_out,) array.
+    """
+    big = np.abs(w).max(axis=0, initial=0.0) > _MAX_UNSCALED_WEIGHT
+    if not big.any():
+        return w, theta
+    _, expo = np.frexp(np.abs(w).max(axis=0, initial=0.0))
+    sigma = np.where(big, np.ldexp(1.0, -expo), 1.0)
+    return w * sigma, theta * sigma
+
+
 def _first_spike_times(model: NeuronModel, t_in: np.ndarray, w: np.ndarray) -> np.ndarray:
     batch, n_in = t_in.shape
     n_out = w.shape[1]
     if batch == 0 or n_in == 0 or n_out == 0:
         return np.full((batch, n_out), np.inf)
     # the running-sum form works on (B, n_in, n_out) arrays, the pairwise form on (B, n_in, n_in)
-    width = max(n_in, n_out) if _needs_pairwise(t_in, min(model.time_constants)) else n_out
+    if batch * n_in * max(n_in, n_out) <= _CHUNK_ENTRIES:
+        width = n_out  # one chunk whichever form is used: skip the span test here
+    else:
+        pairwise = _engine_regime(model) == "general" or _needs_pairwise(t_in, min(model.time_constants))
+        width = max(n_in, n_out) if pairwise else n_out
     chunk = max(1, _CHUNK_ENTRIES // (n_in * width))
     if batch > chunk:
         return np.concatenate([_first_spike_times(model, t_in[i : i + chunk], w) for i in range(0, batch, chunk)])
+    t = _first_spike_times_closed(model, t_in, w)
+    if _engine_regime(model) in ("alpha", "double"):
+        _recheck_delicate(model, t_in, w, t)
+    return t
+
+
+# Columns with a weight above this times theta are recomputed by the stable search.
+_DELICATE_WEIGHT = 1e4
+
+
+def _recheck_delicate(model: LIF, t_in: np.ndarray, w: np.ndarray, t: np.ndarray) -> None:
+    r"""Replace, in place, closed-form results whose rounding is not bounded by :math:`10^{-12}\vartheta`.
+
+    The closed forms work with interval coefficients such as :math:`a = \sum_i w_i e^{-l_i/\tau}`,
+    whose rounding error (about :math:`\epsilon \sum_i |w_i|`) exceeds the potential's own scale
+    :math:`\sum_i |w_i \kappa(l_i)|` right after an input (:math:`\kappa(0) = 0`). With
+    :math:`|w| \le 10^4\vartheta` that error stays below :math:`10^4\epsilon\vartheta \approx
+    2\cdot 10^{-12}\vartheta` (inside the :math:`10^{-9}\vartheta` band where fire/no-fire is
+    undecidable anyway, and a spike-time error far below :math:`10^{-9}` relative); columns with a
+    larger weight are solved again by :func:`_first_spike_times_general`, whose :math:`(A, V_0)` form
+    is accurate to :math:`\epsilon\sum_i|w_i\kappa|` for any weight (and covers :math:`\tau_m = \tau_s`,
+    :math:`d = 0`). Ordinary weights therefore keep the closed form's results bit for bit.
+    """
+    big_col = np.abs(w).max(axis=0, initial=0.0) > _DELICATE_WEIGHT * model.theta
+    if not big_col.any():
+        return
+    tau_min = min(model.time_constants)
+    for j in np.nonzero(big_col)[0]:
+        wj, theta = _scaled_weights(w[:, j : j + 1], model.theta)
+        iv = _Intervals(t_in, wj, tau_min)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            t[:, j] = _first_spike_times_general(model, iv, theta)[:, 0]
+
+
+def _first_spike_times_closed(model: NeuronModel, t_in: np.ndarray, w: np.ndarray) -> np.ndarray:
+    w, theta = _scaled_weights(w, model.theta)
     iv = _Intervals(t_in, w, min(model.time_constants))
-    theta = model.theta
-    regime = model.regime
+    regime = _engine_regime(model)
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if regime == "general":
-            return _first_spike_times_general(model, iv)
+            return _first_spike_times_general(model, iv, theta)
         if regime == "alpha":
             tau = model.tau_s
             a = iv.decayed(tau)
@@ -610,6 +778,8 @@ def _first_spike_times(model: NeuronModel, t_in: np.ndarray, w: np.ndarray) -> n
             x_star = (big_a - theta) / big_b  # s* = tau ln(B / (A - theta))
         else:  # "double": tau_m = 2 tau_s, V = a2 x - a1 x^2 with x = exp(-s / tau_m)
             tau = model.tau_m
+            if frame == "sample" and _compiled_double is not None:
+                return _double_compiled(iv, tau, model.tau_s, theta)
             a2 = iv.decayed(tau, frame=frame)
             a1 = iv.decayed(model.tau_s, frame=frame)
             # larger root x+ = (a2 + sqrt(a2^2 - 4 theta a1)) / (2 a1), in place. A crossing needs
@@ -626,6 +796,139 @@ def _first_spike_times(model: NeuronModel, t_in: np.ndarray, w: np.ndarray) -> n
         return _select_first_crossing(iv, ok, x_star, tau, scale)
 
 
+def _crossing_bounds(iv: "_Intervals", tau: float, scale: np.ndarray | None):
+    """(B, n) bounds x_lo, x_hi of the in-interval test of :func:`_select_first_crossing`."""
+    starts = iv.starts
+    # slack/tau ~ 1e-11, so e^{+-slack/tau} = 1 +- slack/tau to far below the slack's own precision
+    slack = _BOUNDARY_RTOL * (1.0 + np.abs(np.where(iv.finite, starts, 0.0)) / tau)
+    x_hi = 1.0 + slack
+    x_lo = iv.gap_decay(tau) * (1.0 - slack)  # 0 for the last (open) interval
+    if scale is not None:
+        x_hi *= scale
+        x_lo *= scale
+    return x_lo, x_hi
+
+
+def _crossing_time(iv: "_Intervals", k: np.ndarray, fires: np.ndarray, x_k: np.ndarray, tau: float, scale):
+    """t* = t_(k) - tau ln x*_k (clipped to its interval) from the selected interval k (B, m)."""
+    n = iv.starts.shape[1]
+    row = np.arange(k.shape[0])[:, None] * n + k  # flat index of (b, k) in (B, n) arrays
+    if scale is not None:
+        x_k = x_k / np.where(fires, scale.ravel()[row], 1.0)
+    gap_k = iv.gaps.ravel()[row]
+    start_k = iv.starts.ravel()[row]
+    s_star = np.clip(-tau * np.log(np.where(fires, x_k, 1.0)), 0.0, gap_k)
+    return np.where(fires, start_k + s_star, np.inf)
+
+
+def _double_compiled(iv: "_Intervals", tau_m: float, tau_s: float, theta) -> np.ndarray:
+    r"""τm = 2τs in the sample frame: the numpy path of :func:`_first_spike_times_closed` and
+    :func:`_select_first_crossing` fused into one compiled loop (``numba``).
+
+    The same operations on the same operands in the same order (running sums left to right, the
+    root :math:`x_+` as ``((a1 * (-4 theta) + a2 * a2) ** 0.5 + a2) / (2 a1)``, the same bounds,
+    which with the exponentials and the logarithm are computed by numpy here), so the results are
+    bit-identical to the numpy reference (tested); what is saved are the (B, n, m) temporaries and
+    the intervals after the first crossing.
+    """
+    up_m, scale = iv.exps(tau_m)
+    up_s = iv.exps(tau_s)[0]
+    m4theta = np.broadcast_to(np.asarray(-4.0 * np.asarray(theta, dtype=np.float64)), (iv.w.shape[1],)).copy()
+    fires, x_k, gap_k, start_k = _compiled_double(
+        iv.order, iv.starts, up_m, up_s, scale, iv.finite, iv.all_finite, np.ascontiguousarray(iv.w), m4theta,
+        tau_m, _BOUNDARY_RTOL,
+    )
+    # as _crossing_time, with x_k = 1 where silent
+    s_star = np.clip(-tau_m * np.log(x_k), 0.0, gap_k)
+    return np.where(fires, start_k + s_star, np.inf)
+
+
+def _double_loop(order, starts, up_m, up_s, down_m, finite, all_finite, w, m4theta, tau, rtol):
+    """Compiled kernel of :func:`_double_compiled` (plain Python here; compiled by numba below).
+
+    Per sample, the running sums of all neurons advance together interval by interval (inner loop
+    over neurons, contiguous rows of ``w``), and the sample is left once every neuron has its first
+    crossing. A negative discriminant is skipped (numpy's square root would give NaN there, which
+    fails the in-interval test just the same). The bounds are those of :func:`_crossing_bounds`
+    (same operations, same order: ``gap_decay`` is ``up[k] * down[k+1]`` in the sample frame).
+    Returns (fires, x*_k / scale_k (1 where silent), interval length, interval start), each (B, m).
+    """
+    b_n, n = order.shape
+    m = w.shape[1]
+    fires = np.zeros((b_n, m), dtype=np.bool_)
+    x_out = np.ones((b_n, m), dtype=np.float64)
+    gap_out = np.zeros((b_n, m), dtype=np.float64)
+    start_out = np.zeros((b_n, m), dtype=np.float64)
+    a2 = np.zeros(m)
+    a1 = np.zeros(m)
+    for b in range(b_n):
+        n_done = 0
+        for k in range(n):
+            i = order[b, k]
+            live = finite[b, k]
+            u2 = up_m[b, k]
+            u1 = up_s[b, k]
+            gate = 1.0 if live else 0.0
+            if k == 0:
+                for j in range(m):
+                    wk = w[i, j]
+                    if not all_finite:
+                        wk = wk * gate
+                    a2[j] = wk * u2
+                    a1[j] = wk * u1
+            else:
+                for j in range(m):
+                    wk = w[i, j]
+                    if not all_finite:
+                        wk = wk * gate
+                    a2[j] = wk * u2 + a2[j]
+                    a1[j] = wk * u1 + a1[j]
+            if not live:
+                continue
+            bounds = False  # formed on first use: most intervals have no real root at all
+            start = sc = hi = lo = gap = 0.0
+            for j in range(m):
+                if fires[b, j]:
+                    continue
+                d = a1[j] * m4theta[j]
+                d = d + a2[j] * a2[j]
+                if not d >= 0.0:
+                    continue
+                if not bounds:
+                    bounds = True
+                    start = starts[b, k]
+                    slack = rtol * (1.0 + abs(start) / tau)
+                    sc = down_m[b, k]
+                    hi = (1.0 + slack) * sc
+                    if k + 1 < n:
+                        gd = up_m[b, k] * down_m[b, k + 1]
+                        gap = starts[b, k + 1] - start if finite[b, k + 1] else np.inf
+                    else:
+                        gd = 0.0
+                        gap = np.inf
+                    lo = (gd * (1.0 - slack)) * sc
+                xs = np.sqrt(d)
+                xs = xs + a2[j]
+                xs = xs / (a1[j] * 2.0)
+                if xs <= hi and xs >= lo:
+                    fires[b, j] = True
+                    x_out[b, j] = xs / sc
+                    gap_out[b, j] = gap
+                    start_out[b, j] = start
+                    n_done += 1
+            if n_done == m:
+                break
+    return fires, x_out, gap_out, start_out
+
+
+try:  # optional at import: without numba the numpy path below is used (same results)
+    import numba as _numba
+
+    _compiled_double = _numba.njit(cache=True, fastmath=False, error_model="numpy")(_double_loop)
+except ImportError:  # pragma: no cover
+    _compiled_double = None
+
+
 def _select_first_crossing(
     iv: "_Intervals", ok: np.ndarray | None, x_star: np.ndarray, tau: float, scale: np.ndarray | None = None
 ) -> np.ndarray:
@@ -637,14 +940,7 @@ def _select_first_crossing(
     (B, n) is given, ``x_star`` holds :math:`x^*_k\,\mathrm{scale}_k` (sample-frame roots) and the
     bounds are scaled alike (``scale`` > 0 on live intervals).
     """
-    starts = iv.starts  # (B, n)
-    # slack/tau ~ 1e-11, so e^{+-slack/tau} = 1 +- slack/tau to far below the slack's own precision
-    slack = _BOUNDARY_RTOL * (1.0 + np.abs(np.where(iv.finite, starts, 0.0)) / tau)
-    x_hi = 1.0 + slack
-    x_lo = iv.gap_decay(tau) * (1.0 - slack)  # 0 for the last (open) interval
-    if scale is not None:
-        x_hi *= scale
-        x_lo *= scale
+    x_lo, x_hi = _crossing_bounds(iv, tau, scale)
     x_hi = x_hi[:, :, None]
     x_lo = x_lo[:, :, None]
     inside = x_star <= x_hi
@@ -656,74 +952,91 @@ def _select_first_crossing(
     b_n, n, m = ok.shape
     row = np.arange(b_n)[:, None] * n + k  # flat index of (b, k) in (B, n) arrays
     flat = row * m + np.arange(m)  # flat index of (b, k, j) in (B, n, m) arrays
-    fires = ok.ravel()[flat]
-    x_k = x_star.ravel()[flat]
-    if scale is not None:
-        x_k = x_k / np.where(fires, scale.ravel()[row], 1.0)
-    gap_k = iv.gaps.ravel()[row]
-    start_k = starts.ravel()[row]
-    s_star = np.clip(-tau * np.log(np.where(fires, x_k, 1.0)), 0.0, gap_k)
-    return np.where(fires, start_k + s_star, np.inf)
+    return _crossing_time(iv, k, ok.ravel()[flat], x_star.ravel()[flat], tau, scale)
 
 
-def _first_spike_times_general(model: LIF, iv: _Intervals) -> np.ndarray:
+def _first_spike_times_general(model: LIF, iv: _Intervals, theta) -> np.ndarray:
     r"""Any τm ≠ τs: bracket the first crossing on a monotone piece and refine it.
 
-    On an interval :math:`V(s) = c\,(a_m e^{-s/\tau_m} - a_s e^{-s/\tau_s})`, :math:`c =
-    \tau_s/(\tau_m-\tau_s)`, has at most one critical point :math:`s_e = \ln\frac{a_s\tau_m}{a_m\tau_s}
-    \big/ (1/\tau_s - 1/\tau_m)`. The interval's maximum is at 0, :math:`s_e` or its end; on the
-    stretch from the preceding minimum (or 0) to that maximum :math:`V` is increasing, so it holds
-    exactly one crossing when the maximum reaches :math:`\vartheta`. The root is refined by
+    With :math:`\tau_L, \tau_S, d` of :func:`_lif_split` and :math:`\varphi` of :func:`_phi`, the
+    kernel is :math:`\kappa(u) = (u/\tau_m) e^{-u/\tau_L}\varphi(ud)`, and splitting
+    :math:`e^{-(s+l)/\tau_L}(1-e^{-(s+l)d}) = e^{-s/\tau_L}e^{-l/\tau_L}[(1-e^{-sd}) + e^{-sd}(1-e^{-ld})]`
+    gives on interval k (local time s, lags :math:`l_i = t_{(k)} - t_i \ge 0`)
+
+    .. math:: V(s) = e^{-s/\tau_L}\Bigl[A\,\tfrac{s}{\tau_m}\varphi(sd) + V_0\, e^{-sd}\Bigr],\qquad
+              A = \sum_i w_i e^{-l_i/\tau_L},\quad V_0 = V(t_{(k)}) = \sum_i w_i \kappa(l_i).
+
+    Unlike the textbook form :math:`c(a_m e^{-s/\tau_m} - a_s e^{-s/\tau_s})` with
+    :math:`c = \tau_s/(\tau_m-\tau_s)`, nothing cancels as :math:`\tau_m \to \tau_s` (it becomes the
+    alpha form :math:`e^{-s/\tau}(As/\tau + V_0)` at :math:`d = 0`) and no factor exceeds 1, for
+    either ordering of the time constants. :math:`V` has at most one critical point; setting
+    :math:`V' = 0` with :math:`y = e^{-sd}`, :math:`P = A - V_0\tau_m/\tau_S`:
+    :math:`y = A/(A + \tau_L d P)`, i.e.
+
+    .. math:: s_e = \frac{\tau_L P}{A}\,\psi\!\Bigl(\frac{\tau_L d P}{A}\Bigr),\qquad
+              \psi(u) = \frac{\ln(1+u)}{u}\ (\psi(0) = 1),
+
+    again without a division by :math:`d`. The interval's maximum is at 0, :math:`s_e` or its end;
+    on the stretch from the preceding minimum (or 0) to that maximum :math:`V` is increasing, so it
+    holds exactly one crossing when the maximum reaches :math:`\vartheta`. The root is refined by
     Chandrupatla's method (``scipy.optimize.elementwise.find_root``) to full precision.
     """
-    tau_m, tau_s, theta = model.tau_m, model.tau_s, model.theta
-    c = tau_s / (tau_m - tau_s)
-    am = iv.decayed(tau_m)
-    as_ = iv.decayed(tau_s)
-    gap3 = np.broadcast_to(iv.gaps, am.shape)
+    tau_m = model.tau_m
+    tau_l, tau_sh, dd = _lif_split(model.tau_m, model.tau_s)
+    big_a = iv.decayed(tau_l)
+    v0 = iv.potential_at_starts(lambda s: lif_kernel(s, model.tau_m, model.tau_s))
+    gap3 = np.broadcast_to(iv.gaps, big_a.shape)
     starts = iv.starts
 
-    def v_local(s, am, as_):
-        return c * (am * np.exp(-s / tau_m) - as_ * np.exp(-s / tau_s))
+    def v_local(s, a_, v0_):
+        return np.exp(-s / tau_l) * (a_ * ((s / tau_m) * _phi(s * dd)) + v0_ * np.exp(-s * dd))
 
-    ratio = (as_ * tau_m) / (am * tau_s)
-    s_e = np.log(np.where(ratio > 0, ratio, 1.0)) / (1.0 / tau_s - 1.0 / tau_m)
-    interior = (ratio > 0) & (s_e > 0) & (s_e < gap3) & np.isfinite(s_e)
+    p = big_a - v0 * (tau_m / tau_sh)
+    q = p / big_a  # P/A; inf or NaN where A = 0 (then V = V0 e^{-s/tau_S} is monotone)
+    u = (tau_l * dd) * q
+    with np.errstate(divide="ignore", invalid="ignore"):
+        us = np.where(np.isfinite(u) & (u > -1.0) & (u != 0.0), u, 1.0)
+        psi = np.where(us == 1.0, math.log(2.0), np.log1p(us) / us)
+        psi = np.where(u == 0.0, 1.0, psi)
+    s_e = tau_l * q * psi
+    interior = np.isfinite(u) & (u > -1.0) & (s_e > 0) & (s_e < gap3) & np.isfinite(s_e)
     s_e = np.where(interior, s_e, 0.0)
-    v0 = v_local(0.0, am, as_)
-    v_e = np.where(interior, v_local(s_e, am, as_), -np.inf)
+    v_e = np.where(interior, v_local(s_e, big_a, v0), -np.inf)
     finite_end = np.isfinite(gap3)
-    v_end = np.where(finite_end, v_local(np.where(finite_end, gap3, 0.0), am, as_), -np.inf)
-    # argmax of V over {0, s_e, end}
-    hi = np.where(v_e >= v_end, s_e, np.where(finite_end, gap3, 0.0))
-    v_hi = np.maximum(v_e, v_end)
-    hi = np.where(v0 >= v_hi, 0.0, hi)
-    v_hi = np.maximum(v_hi, v0)
-    lo = np.where(interior & (s_e < hi), s_e, 0.0)  # start from the minimum if V dips first
+    v_end = np.where(finite_end, v_local(np.where(finite_end, gap3, 0.0), big_a, v0), -np.inf)
+    # The critical point is a maximum where A > 0 and a minimum where A < 0 (the sign of V'' there
+    # is that of -(dP + A/tau_L), and P has the sign of A): decided by signs, not by comparing
+    # nearly equal rounded values. Maximum of V: s_e if it is one, else 0 or the end.
+    is_max = interior & (big_a > 0)
+    end_or_0 = np.where(finite_end & (v_end > v0), np.where(finite_end, gap3, 0.0), 0.0)
+    hi = np.where(is_max, s_e, end_or_0)
+    v_hi = np.maximum(np.maximum(v_e, v_end), v0)
+    # start from the minimum if V dips first
+    lo = np.where(interior & ~is_max & (hi > 0), s_e, 0.0)
     # slack of a few ulps: a crossing exactly at the next input time must not fall between intervals
     ok = iv.live & ((v_hi >= theta) | (v_end >= theta * (1.0 - _BOUNDARY_RTOL)))
 
     fires = ok.any(axis=1)
     k = np.argmax(ok, axis=1)
     pick = lambda arr: np.take_along_axis(arr, k[:, None, :], axis=1)[:, 0]  # noqa: E731
-    am_k, as_k, lo_k, hi_k = pick(am), pick(as_), pick(lo), pick(hi)
+    a_k, v0_k, lo_k, hi_k = pick(big_a), pick(v0), pick(lo), pick(hi)
+    theta_k = np.broadcast_to(theta, a_k.shape)
     t_k = starts[np.arange(starts.shape[0])[:, None], k]
-    s_star = np.zeros_like(am_k)
+    s_star = np.zeros_like(a_k)
     idx = np.nonzero(fires)
     if idx[0].size:
-        am_f, as_f, lo_f, hi_f = am_k[idx], as_k[idx], lo_k[idx], hi_k[idx]
-        f = lambda s, am_, as_: v_local(s, am_, as_) - theta  # noqa: E731
-        f_lo = f(lo_f, am_f, as_f)
-        f_hi = f(hi_f, am_f, as_f)
+        a_f, v0_f, lo_f, hi_f, th_f = a_k[idx], v0_k[idx], lo_k[idx], hi_k[idx], theta_k[idx]
+        f = lambda s, a_, v0_, th_: v_local(s, a_, v0_) - th_  # noqa: E731
+        f_lo = f(lo_f, a_f, v0_f, th_f)
+        f_hi = f(hi_f, a_f, v0_f, th_f)
         need = (hi_f > lo_f) & (f_lo < 0) & (f_hi > 0)
         root = np.where(f_lo >= 0, lo_f, hi_f)
         if need.any():
-            scale = max(tau_m, tau_s)
             res = find_root(
                 f,
                 (lo_f[need], hi_f[need]),
-                args=(am_f[need], as_f[need]),
-                tolerances=dict(xatol=1e-15 * scale, xrtol=4 * np.finfo(float).eps, fatol=0.0, frtol=0.0),
+                args=(a_f[need], v0_f[need], th_f[need]),
+                tolerances=dict(xatol=1e-300, xrtol=4 * np.finfo(float).eps, fatol=0.0, frtol=0.0),
             )
             root[need] = res.x
         s_star[idx] = root
@@ -753,7 +1066,7 @@ def potential(model: NeuronModel, t, input_times, weights) -> np.ndarray:
     ``t`` broadcasts to ``(..., batch, n_out)`` (e.g. ``t_grid[:, None, None]`` for a trace);
     returns an array of that broadcast shape.
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     t_in, w = _check_inputs(input_times, weights)
     t = _check_times("t", t, t_in.shape[0], w.shape[1])
     return _kernel_sum(model.kernel, t, t_in, w)
@@ -764,7 +1077,7 @@ def potential_derivative(model: NeuronModel, t, input_times, weights, order: int
 
     Kernels are one-sided: an input arriving exactly at ``t`` does not yet contribute.
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
     t_in, w = _check_inputs(input_times, weights)
@@ -795,7 +1108,7 @@ def slope_at_threshold(model: NeuronModel, input_times, weights) -> np.ndarray:
     Every spike-time gradient carries the factor :math:`1/\dot V(t^*)`, so this is the quantity
     that decides how well-conditioned a spike time is (the margin in the regularity theory).
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     t_in, w = _check_inputs(input_times, weights)
     t_star = _first_spike_times(model, t_in, w)
     return _slope(model, t_star, t_in, w)
@@ -848,7 +1161,7 @@ def spike_time_gradients(model: NeuronModel, input_times, weights) -> tuple[np.n
     >>> round(float(g_t[0, :, 0].sum()), 12)
     1.0
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     t_in, w = _check_inputs(input_times, weights)
     t_star = _first_spike_times(model, t_in, w)
     g_w, g_t, _, _ = _gradients(model, t_star, t_in, w)
@@ -861,7 +1174,7 @@ def spike_time_gradients_at(model: NeuronModel, input_times, weights, t_star) ->
     A network's backward pass reuses its forward pass this way instead of solving for ``t_star``
     again. ``t_star`` (batch, n_out) must be the first-spike times of these inputs and weights.
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     t_in, w = _check_inputs(input_times, weights)
     t_star = as_float_array("t_star", t_star, ndim=2, allow_inf=True)
     if t_star.shape != (t_in.shape[0], w.shape[1]):
@@ -881,7 +1194,7 @@ def _kernel_and_derivative(model: NeuronModel, s: np.ndarray) -> tuple[np.ndarra
     :math:`\kappa = -c\,x\,\mathrm{expm1}(-s/\tau_m)`, :math:`\kappa' = c\,(x^2/\tau_s - x/\tau_m)`,
     :math:`c = \tau_s/(\tau_m - \tau_s)`.
     """
-    regime = model.regime
+    regime = _engine_regime(model)
     if regime == "nlif":
         em = np.expm1(s * (-1.0 / model.tau_s))
         return -em, (em + 1.0) * (1.0 / model.tau_s)
@@ -906,7 +1219,10 @@ def _gradients(model, t_star, t_in, w, want_k: bool = False):
     ``kappa'`` masked to good crossings is returned only with ``want_k`` (the Hessian needs it).
     """
     fires = np.isfinite(t_star)
-    if model.regime == "double" and not want_k:
+    # the product form of _gradients_double loses relative precision in kappa for lags << tau_m,
+    # which matter only if a spike can follow its first input that closely: weights > 1e4 theta
+    if (_engine_regime(model) == "double" and not want_k
+            and not np.abs(w).max(initial=0.0) > _DELICATE_WEIGHT * model.theta):
         fast = _gradients_double(model, t_star, fires, t_in, w)
         if fast is not None:
             return fast
@@ -962,14 +1278,22 @@ def _gradients_double(model: LIF, t_star: np.ndarray, fires: np.ndarray, t_in: n
     up *= finite_in
     down = np.exp(rel_out * (-1.0 / tau_m))
     down *= fires
-    x = up[:, :, None] * down[:, None, :]
-    x *= t_in[:, :, None] < t_star[:, None, :]  # causal pairs only (t_i < t*)
-    dkap = x * (c / tau_s)
-    dkap -= c / tau_m
-    dkap *= x
+    if _compiled_grad_pass1 is not None:
+        # the same element-wise operations fused into two compiled passes (bit-identical; the sum
+        # over inputs stays numpy's, whose order of summation a loop would not reproduce)
+        x, dkap = _compiled_grad_pass1(up, down, t_in, t_star, c / tau_s, c / tau_m)
+    else:
+        x = up[:, :, None] * down[:, None, :]
+        x *= t_in[:, :, None] < t_star[:, None, :]  # causal pairs only (t_i < t*)
+        dkap = x * (c / tau_s)
+        dkap -= c / tau_m
+        dkap *= x
     vdot = _vdot(dkap, w)
     good = fires & (vdot > 0)
     inv = np.where(good, 1.0 / np.where(good, vdot, 1.0), 0.0)[:, None, :]
+    if _compiled_grad_pass2 is not None:
+        _compiled_grad_pass2(x, dkap, inv[:, 0, :], np.ascontiguousarray(w), c)
+        return x, dkap, None, np.where(good, vdot, 0.0)
     g_t = dkap
     g_t *= inv
     g_t *= w
@@ -977,6 +1301,46 @@ def _gradients_double(model: LIF, t_star: np.ndarray, fires: np.ndarray, t_in: n
     g_w *= x
     g_w *= c * inv
     return g_w, g_t, None, np.where(good, vdot, 0.0)
+
+
+def _grad_pass1(up, down, t_in, t_star, c_s, c_m):
+    """x = up_i down_j on causal pairs (t_i < t*_j), kappa' = (x c/tau_s - c/tau_m) x (see above)."""
+    b_n, n = up.shape
+    m = down.shape[1]
+    x = np.empty((b_n, n, m))
+    dkap = np.empty((b_n, n, m))
+    for b in range(b_n):
+        for i in range(n):
+            ui = up[b, i]
+            ti = t_in[b, i]
+            for j in range(m):
+                xv = ui * down[b, j]
+                xv = xv * (1.0 if ti < t_star[b, j] else 0.0)
+                x[b, i, j] = xv
+                d = xv * c_s
+                d = d - c_m
+                dkap[b, i, j] = d * xv
+    return x, dkap
+
+
+def _grad_pass2(x, dkap, inv, w, c):
+    """In place: dkap -> dt*/dt_i = kappa' inv w, x -> dt*/dw = (x - 1) x (c inv)."""
+    b_n, n, m = x.shape
+    for b in range(b_n):
+        for i in range(n):
+            for j in range(m):
+                dkap[b, i, j] = (dkap[b, i, j] * inv[b, j]) * w[i, j]
+                xv = x[b, i, j]
+                x[b, i, j] = ((xv - 1.0) * xv) * (c * inv[b, j])
+
+
+try:  # optional at import, as _compiled_double
+    import numba as _numba
+
+    _compiled_grad_pass1 = _numba.njit(cache=True, error_model="numpy")(_grad_pass1)
+    _compiled_grad_pass2 = _numba.njit(cache=True, error_model="numpy")(_grad_pass2)
+except ImportError:  # pragma: no cover
+    _compiled_grad_pass1 = _compiled_grad_pass2 = None
 
 
 def spike_time_hessian(model: NeuronModel, input_times, weights) -> np.ndarray:
@@ -999,7 +1363,7 @@ def spike_time_hessian(model: NeuronModel, input_times, weights) -> np.ndarray:
     >>> H.shape, round(float(H[0, 0, 0, 0]), 12)
     ((1, 1, 1, 1), 0.75)
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     t_in, w = _check_inputs(input_times, weights)
     t_star = _first_spike_times(model, t_in, w)
     g, _, k, vdot = _gradients(model, t_star, t_in, w, want_k=True)

@@ -102,8 +102,6 @@ def _save_npy_atomic(path: Path, array) -> None:
 
 
 def handler(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from fsnn_theory.files import write_csv_atomic, write_json_atomic
     from fsnn_theory.studies.setups import DEFAULT_HIDDEN, default_training_config, load_dataset, make_classifier
     from fsnn_theory.training import train

@@ -19,11 +19,14 @@ the same number of samples as ``clients`` clients doing E steps each per round.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fsnn_theory.federated.algorithms import FederatedConfig, FederatedRun, centralised_sgd, run_federated
 from fsnn_theory.federated.partition import parse_partition
 from fsnn_theory.studies.setups import RUN_SPEC_DEFAULTS, build_model_and_data, federated_schedule, spiking_guards
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["DEFAULT_SPEC", "build_model_and_data", "build_run", "run_spec", "add_variant_columns", "spec_partition", "spec_history", "run_variants"]
 
@@ -89,8 +92,6 @@ def spec_history(spec: dict[str, Any], label: str, progress=None) -> "pd.DataFra
     ``round`` is rescaled by ``eval_every`` so that it lines up with a federated run of the same
     spec (same samples per round when ``local_steps = clients * E``).
     """
-    import pandas as pd  # noqa: F401 (type of the return value)
-
     s = _full_spec(spec)
     hist = run_spec(spec, progress=progress).history.copy()
     if s["partition"] == "central":

@@ -42,7 +42,6 @@ from typing import Callable, Union
 import numpy as np
 
 from fsnn_theory._validation import (
-    as_float_array,
     check_choice,
     check_int,
     nonnegative_array,

@@ -56,7 +56,7 @@ from fsnn_theory._validation import (
     nonnegative_array,
     positive_array,
 )
-from fsnn_theory.neurons import LIF, NLIF, NeuronModel
+from fsnn_theory.neurons import LIF, NLIF, check_neuron_model
 from fsnn_theory.theory.bounds import Bound, ceil_log2
 
 __all__ = [
@@ -142,12 +142,6 @@ def _value(x: np.ndarray):
     return float(x) if x.ndim == 0 else x
 
 
-def _check_model(model) -> NeuronModel:
-    if not isinstance(model, (NLIF, LIF)):
-        raise ValueError(f"model must be an NLIF or LIF record, got {type(model).__name__}")
-    return model
-
-
 def _causal_l1(n_causal, w_max, w_l1) -> np.ndarray:
     """A = min(n W, W_1) >= ||w_C||_1 from whichever weight bounds are given."""
     if w_max is None and w_l1 is None:
@@ -230,7 +224,7 @@ def kernel_constants(model) -> KernelConstants:
     >>> c.kappa_max, c.kappa1_max, c.kappa2_max
     (0.25, 0.5, 0.75)
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     if isinstance(model, NLIF):
         b = 1.0 / model.tau_s
         return KernelConstants(1.0, math.inf, b, b**2, b**3, b**4)
@@ -260,7 +254,7 @@ def spike_time_weight_gradient_bound(model, s_min, n_causal=1, norm: str = "l2")
     where every causal lag equals the kernel's peak time and the slope equals :math:`s_{\min}`.
     ``norm``: ``"entry"`` (largest entry), ``"l2"`` or ``"l1"``.
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     check_choice("norm", norm, GRADIENT_NORMS)
     s = _positive("s_min", s_min)
     n = _count("n_causal", n_causal)
@@ -299,7 +293,7 @@ def spike_time_input_gradient_bound(model, s_min, n_causal, w_max=None, w_l1=Non
 
     ``"entry"`` needs ``w_max``; the norms use whichever of ``w_max``, ``w_l1`` is given.
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     check_choice("norm", norm, GRADIENT_NORMS)
     s = _positive("s_min", s_min)
     k1 = kernel_constants(model).kappa1_max
@@ -342,7 +336,7 @@ def potential_derivative_bound(model, order: int, n_causal=1, w_max=None, w_l1=N
     Between input times, for the inputs that have arrived (Lemma 1 and the triangle inequality).
     With k = 2 this is :math:`D_2 \ge |\ddot V|` of Theorems 1 and 2; k = 4 gives :math:`D_4`.
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     if order not in (1, 2, 3, 4):
         raise ValueError(f"order must be 1, 2, 3 or 4, got {order!r}")
     a = _causal_l1(n_causal, w_max, w_l1)
@@ -368,7 +362,7 @@ def spike_time_hessian_bound(model, s_min, n_causal, w_max=None, w_l1=None) -> B
     :math:`\|\kappa\|_2 \le \sqrt n\kappa_{\max}`, :math:`\|k\|_2 \le \sqrt n\kappa'_{\max}` and
     :math:`|\ddot V| \le A\kappa''_{\max}`.
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     s = _positive("s_min", s_min)
     n = _count("n_causal", n_causal)
     c = kernel_constants(model)
@@ -397,7 +391,7 @@ def ttfs_loss_gradient_bound(model, s_min, n_causal, tau_xi) -> Bound:
     from :math:`\partial\ell/\partial t_k = (\delta_{ky} - p_k)/\tau_\xi` and
     :math:`\|e_y - p\|_2^2 \le 2(1-p_y)^2 \le 2` (Corollary 1). Holds for any mini-batch mean.
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     s = _positive("s_min", s_min)
     n = _count("n_causal", n_causal)
     tx = _positive("tau_xi", tau_xi)
@@ -419,7 +413,7 @@ def ttfs_loss_smoothness_bound(model, s_min, n_causal, tau_xi, w_max=None, w_l1=
     \le 1/2`. A bound on the Hessian where the loss is twice differentiable: it is a smoothness
     constant only on convex sets where no sample's causal set changes (Proposition 1 (d)).
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     s = _positive("s_min", s_min)
     n = _count("n_causal", n_causal)
     tx = _positive("tau_xi", tau_xi)
@@ -586,7 +580,7 @@ def grazing_example(model, delta: float) -> Discontinuity:
     diverges continuously as :math:`w \downarrow \vartheta` (:math:`t^* = \tau_s\ln\frac{w}{w-\vartheta}`),
     also with an unbounded derivative.
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     delta = check_positive("delta", delta)
     if delta >= 1:
         raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
@@ -606,7 +600,7 @@ def late_rescue_example(model, delta: float, gap: float = 2.0) -> Discontinuity:
     it comes after :math:`t_2`: a jump of more than ``gap`` :math:`\cdot\tau_m` for a
     perturbation :math:`2\delta w_c`. Both configurations fire.
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     if not isinstance(model, LIF):
         raise ValueError("late_rescue_example needs an LIF model (the NLIF kernel has no peak)")
     delta = check_positive("delta", delta)
@@ -636,7 +630,7 @@ def inhibitory_cutoff_example(model, delta: float, t_cut: float = 0.5) -> Discon
     ``t_cut`` is in units of the model's smallest time constant and must not pass the kernel's
     peak (so that :math:`\kappa(t) \le \kappa(t_{cut})` before the cut).
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     delta = check_positive("delta", delta)
     t_cut = check_positive("t_cut", t_cut) * min(model.time_constants)
     if delta >= 1:
@@ -686,7 +680,7 @@ def causal_kink_example(model, t2: float = 0.5, w2: float = 0.5) -> CausalKink:
     smoothness constant holds across causal-set changes, even inside the margin set.
     ``t2`` is in units of the model's smallest time constant; it must lie on the rising flank.
     """
-    model = _check_model(model)
+    model = check_neuron_model(model)
     t2 = check_positive("t2", t2) * min(model.time_constants)
     w2 = float(w2)
     if not math.isfinite(w2):
