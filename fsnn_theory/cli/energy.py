@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if action.dest == "out":
             action.required = False
             action.help = "optional output directory (rounds.csv, energy.json)"
+        if action.dest in ("force", "quiet"):  # federate's resume and progress flags: no effect here
+            action.help = argparse.SUPPRESS
         if action.dest == "model":
             action.choices = ("snn", "ann", "logreg")
             action.help = "snn (default), ann (ReLU MLP of the same shape) or logreg (not counted: an error)"
