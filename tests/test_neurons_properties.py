@@ -28,7 +28,7 @@ that amount (divided by the slope for the time); and a gradient is checked only 
 representable as later than the last causal input.
 
 The default run draws a bounded number of examples with a fixed seed (``derandomize=True``); the
-slow-marked variant draws many more.
+slow-marked variant draws many more, from another fixed seed (edit the ``@seed`` to explore).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import math
 import mpmath as mp
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, given, seed, settings
 from hypothesis import strategies as st
 
 from fsnn_theory.neurons import LIF, make_model
@@ -323,6 +323,7 @@ def test_lif_matches_50_digit_reference(case, draw_sign):
 
 
 @pytest.mark.slow
+@seed(20261206)  # many more examples than the default run, from another fixed seed: CI stays reproducible
 @settings(max_examples=5000, derandomize=False, **SETTINGS)
 @given(case=lif_cases(), draw_sign=st.sampled_from([-1.0, 1.0]))
 def test_lif_matches_50_digit_reference_long(case, draw_sign):
