@@ -25,8 +25,8 @@ crossing test and the crossing itself are closed forms; the first interval whose
 it holds :math:`t^*`. Intervals are closed on both ends because :math:`V` is continuous
 (:math:`\kappa(0) = 0`), so a crossing exactly at an input time is found on the interval before it.
 
-Numerical range (issue 16). The closed forms for τm = τs and τm = 2τs are used only where the
-ratio holds exactly; every other ratio, including |τm − τs| down to 1e-14·τs and τm < τs, goes to
+Numerical range. The closed forms for τm = τs and τm = 2τs are used only where the
+ratio holds exactly; every other ratio, including :math:`|\tau_m - \tau_s|` down to 1e-14·τs and τm < τs, goes to
 the general search, written in a form without cancellation or overflow (:func:`lif_kernel`,
 :func:`lif_kernel_derivative`, :func:`_first_spike_times_general`). Columns with a weight above
 2^32 are rescaled by a power of two with the threshold (exact), and columns with a weight above
