@@ -508,3 +508,15 @@ def test_support_entropy_bits_is_the_mean_code_length_of_iid_supports():
     assert want.value < d and R.support_entropy_bits(d, 0.5).value == pytest.approx(d)
     with pytest.raises(ValueError, match="density"):
         R.support_entropy_bits(d, 1.5)
+
+
+def test_fsnn_explain_every_theorem_runs_on_its_own_defaults(capsys):
+    """Issue 15, defect 1: `fsnn explain clock_driven_error` failed with its own defaults (D2, D4)."""
+    from fsnn_theory.cli import main
+    from fsnn_theory.cli.explain import THEOREMS
+
+    assert "clock_driven_error" in THEOREMS
+    for name in THEOREMS:
+        assert main(["explain", name]) == 0, name
+        out = capsys.readouterr().out
+        assert "Statement:" in out, name
