@@ -14,7 +14,7 @@ DOCS_STAMP := $(VENV)/.installed-docs
 help:
 	@echo "make reproduce       run every experiment in quick mode -> results/<name>/"
 	@echo "make reproduce-full  the same at paper sizes (--full)"
-	@echo "make paper           results/ -> paper/generated/ (figures, numbers.tex); see paper/README.md"
+	@echo "make paper           results/ -> paper/generated/ and, with TeX installed, paper/fsnn_theory.pdf"
 	@echo "make test            the whole test suite, slow tests included"
 	@echo "make bench           run benchmarks/*.py"
 	@echo "make docs            HTML documentation -> docs/_build/html (tutorials executed; fails on any warning)"
@@ -38,8 +38,16 @@ reproduce-full: $(STAMP)
 	$(BIN)/fsnn reproduce --full
 
 # Figures and every quoted number for paper/fsnn_theory.tex, from the outputs of `make reproduce`.
+# With latexmk on the PATH it also typesets paper/fsnn_theory.pdf and checks it (no undefined
+# reference, no missing figure, no ??); without, it says what to install.
 paper: $(STAMP)
-	$(BIN)/fsnn paper
+	@if command -v latexmk >/dev/null 2>&1; then \
+		$(BIN)/fsnn paper --pdf; \
+	else \
+		$(BIN)/fsnn paper && \
+		echo "no latexmk: paper/generated is ready, the PDF is not typeset. Install TeX (Debian/Ubuntu:" && \
+		echo "  apt-get install texlive-latex-extra latexmk poppler-utils), then run make paper again."; \
+	fi
 
 # Any non-zero pytest exit fails make, including 5 (no tests collected). The docs extra is
 # installed too, so the suite's slow test builds the documentation (tutorials executed, -W).

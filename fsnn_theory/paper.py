@@ -37,6 +37,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +59,7 @@ __all__ = [
     "ExperimentOutput",
     "MissingExperimentError",
     "PaperInputs",
+    "TeXMissingError",
     "build_paper_inputs",
     "experiment_numbers",
     "load_experiment_output",
@@ -64,6 +68,7 @@ __all__ = [
     "numbers_tex",
     "results_mode",
     "theorem_stub",
+    "typeset_pdf",
 ]
 
 FIGURES_DIR = "figures"
@@ -427,3 +432,56 @@ def build_paper_inputs(results: Path, out: Path, registered: Sequence[str] | Map
     missing_items = (*missing, *(["proof_checks"] if missing_theorems and "proof_checks" not in missing else []))
     return PaperInputs(figures=tuple(figures), numbers=numbers_path, theorems=tuple(theorems), mode=mode,
                        macros=text.count("\\newcommand"), missing=tuple(missing_items))
+
+
+# --------------------------------------------------------------------------------------------
+# Typesetting the PDF (needs a TeX installation)
+# --------------------------------------------------------------------------------------------
+
+PAPER_SOURCE = "fsnn_theory.tex"
+TEX_INSTALL_HINT = (
+    "typesetting needs latexmk and LaTeX with the packages the paper uses: on Debian/Ubuntu "
+    "`apt-get install texlive-latex-extra latexmk` (and `poppler-utils` for the ?? check of the PDF text); "
+    "elsewhere TeX Live or MiKTeX with latexmk"
+)
+_UNDEFINED = re.compile(r"(?:Reference|Citation) [`'][^']*' on page \d+ undefined|There were undefined references")
+
+
+class TeXMissingError(RuntimeError):
+    """No ``latexmk`` on the PATH; the message says what to install."""
+
+
+def typeset_pdf(paper_dir: str | os.PathLike[str], source: str = PAPER_SOURCE) -> Path:
+    """Typeset ``paper_dir/source`` with latexmk and return the PDF's path.
+
+    Raises `TeXMissingError` (what to install) when latexmk is absent, and ``ValueError`` naming
+    the problem when the run fails (a missing figure or macro stops it: ``-halt-on-error``), when
+    the log reports an undefined reference or citation, or when the PDF text shows ``??`` (a
+    reference LaTeX could not resolve, or a number that ``--allow-missing`` left out).
+    """
+    latexmk = shutil.which("latexmk")
+    if latexmk is None:
+        raise TeXMissingError(f"latexmk not found; {TEX_INSTALL_HINT}")
+    paper_dir = Path(paper_dir)
+    tex = paper_dir / source
+    if not tex.is_file():
+        raise ValueError(f"no paper source at {tex}")
+    proc = subprocess.run(
+        [latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", source],
+        cwd=paper_dir, capture_output=True, text=True, errors="replace",
+    )
+    log_path = tex.with_suffix(".log")
+    log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.is_file() else ""
+    if proc.returncode != 0:
+        errors = [line for line in log.splitlines() if line.startswith("!")] or proc.stdout.splitlines()[-5:]
+        raise ValueError(f"latexmk failed on {tex} (exit {proc.returncode}): " + " | ".join(errors[:5]))
+    undefined = sorted(set(_UNDEFINED.findall(log)))
+    if undefined:
+        raise ValueError(f"{tex}: " + "; ".join(undefined[:5]))
+    pdf = tex.with_suffix(".pdf")
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is not None:
+        text = subprocess.run([pdftotext, str(pdf), "-"], capture_output=True, text=True, errors="replace").stdout
+        if "??" in text:
+            raise ValueError(f"{pdf} shows ?? (an unresolved reference or a missing number)")
+    return pdf

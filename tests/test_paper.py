@@ -1028,3 +1028,42 @@ def test_numbers_docstring_examples():
 
     result = doctest.testmod(N)
     assert result.attempted >= 5 and result.failed == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Typesetting
+# --------------------------------------------------------------------------------------------
+
+
+def test_typeset_says_what_to_install_without_tex(tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(paper.TeXMissingError, match="apt-get install texlive-latex-extra latexmk"):
+        paper.typeset_pdf(tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(__import__("shutil").which("latexmk") is None, reason="latexmk not installed")
+@pytest.mark.parametrize("body, message", [
+    (r"See Section~\ref{nowhere}.", "undefined"),
+    (r"\includegraphics{generated/figures/absent.pdf}", "latexmk failed"),
+    (r"A number that is missing: \textbf{??}.", "shows ??"),
+])
+def test_typeset_refuses_a_broken_paper(tmp_path, body, message):
+    (tmp_path / "fsnn_theory.tex").write_text(
+        "\\documentclass{article}\\usepackage{graphicx}\\begin{document}\n" + body + "\n\\end{document}\n",
+        encoding="utf-8")
+    if message == "shows ??" and __import__("shutil").which("pdftotext") is None:
+        pytest.skip("pdftotext not installed")
+    with pytest.raises(ValueError, match=message):
+        paper.typeset_pdf(tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(__import__("shutil").which("latexmk") is None, reason="latexmk not installed")
+def test_typeset_accepts_a_sound_paper(tmp_path):
+    (tmp_path / "fsnn_theory.tex").write_text(
+        "\\documentclass{article}\\begin{document}\n\\section{One}\\label{s}Section~\\ref{s}.\n\\end{document}\n",
+        encoding="utf-8")
+    assert paper.typeset_pdf(tmp_path).read_bytes().startswith(b"%PDF")

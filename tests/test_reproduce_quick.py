@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -177,3 +178,30 @@ def test_editing_an_experiment_in_a_copy_reruns_it(tmp_path):
     unrelated.write_text(unrelated.read_text() + "\n# an unrelated edit\n")
     assert _status_column(fsnn("reproduce", "--status").stdout) == {name: "complete"}
     assert _status_column(fsnn("reproduce", "--quiet").stdout) == {name: "skipped"}
+
+
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk not installed (TeX is needed to typeset)")
+def test_the_paper_typesets_from_the_quick_results(quick_results, tmp_path):
+    """`fsnn paper --pdf` on a quick reproduction: a PDF with every figure, no undefined reference, no ??."""
+    out, proc = quick_results
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    paper_dir = tmp_path / "paper"
+    paper_dir.mkdir()
+    for name in ("fsnn_theory.tex", "references.bib"):
+        shutil.copy(REPO_ROOT / "paper" / name, paper_dir / name)
+    # The proof checks wrote their theorem files into this checkout's paper/generated; `fsnn paper`
+    # finds them relative to the folder holding results/, so lay the two side by side.
+    checkout = tmp_path / "checkout"
+    (checkout / "paper").mkdir(parents=True)
+    shutil.copytree(out, checkout / "results")
+    (checkout / "paper" / "generated").symlink_to(REPO_ROOT / "paper" / "generated", target_is_directory=True)
+    made = _fsnn("paper", "--results", str(checkout / "results"), "--out", str(paper_dir / "generated"), "--pdf",
+                 timeout=600)
+    assert made.returncode == 0, made.stderr[-2000:]
+    pdf = paper_dir / "fsnn_theory.pdf"
+    assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF")
+    log = (paper_dir / "fsnn_theory.log").read_text(encoding="utf-8", errors="replace")
+    figures = sorted((paper_dir / "generated" / "figures").glob("*.pdf"))
+    assert len(figures) == len(EXPERIMENT_NAMES)
+    for fig in figures:  # every figure was actually included
+        assert f"generated/figures/{fig.name}" in log.replace("\n", ""), fig.name

@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the paper's generated inputs go (default: paper/generated)")
     parser.add_argument("--allow-missing", action="store_true",
                         help="typeset a draft anyway: a missing experiment's numbers become ?? (with a warning)")
+    parser.add_argument("--pdf", action="store_true",
+                        help="then typeset the paper (latexmk) in the folder above --out and check it: no undefined "
+                             "reference, no missing figure, no ??")
 
 
 def _err(msg: str) -> None:
@@ -66,4 +69,16 @@ def handler(args: argparse.Namespace) -> int:
         f"(results in {written.mode} mode{missing})",
         flush=True,
     )
+    if args.pdf:
+        from fsnn_theory.paper import TeXMissingError, typeset_pdf
+
+        try:
+            pdf = typeset_pdf(Path(args.out).resolve().parent)
+        except TeXMissingError as exc:
+            _err(f"fsnn paper: {exc}")
+            return EXIT_FAILED
+        except ValueError as exc:
+            _err(f"fsnn paper: error: {exc}")
+            return EXIT_FAILED
+        print(f"typeset {pdf}", flush=True)
     return EXIT_OK
