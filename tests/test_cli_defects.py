@@ -458,18 +458,31 @@ def test_sigint_to_federate_subprocess_then_rerun_is_byte_identical(tmp_path):
     # FED_RESUME without --quiet (the resumed run announces itself), 60 rounds (argparse: the last --rounds wins)
     args = [*FED_RESUME[:-1], "--rounds", "60", "--algorithm", "scaffold", "--compressor", "topk:0.3"]
     cmd = [sys.executable, "-m", "fsnn_theory.cli", "federate", *args]
-    ref, run = tmp_path / "ref", tmp_path / "run"
+    ref = tmp_path / "ref"
     subprocess.run([*cmd, "--out", str(ref)], check=True, capture_output=True, timeout=600)
-    proc = subprocess.Popen([*cmd, "--out", str(run)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
-    while not (run / CHECKPOINT_FILE).exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=300)
-    if proc.returncode == 0:
-        pytest.skip("the run finished before the signal arrived")
-    assert proc.returncode == 130, err.decode()
-    assert (run / CHECKPOINT_FILE).is_file() and not (run / "rounds.csv").exists()
+
+    def interrupt(run):
+        proc = subprocess.Popen([*cmd, "--out", str(run)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 300
+        while not (run / CHECKPOINT_FILE).exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=300)
+        return proc.returncode, err.decode(errors="replace")
+
+    # The signal lands wherever the process happens to be; an attempt counts when it stopped the run
+    # the way a user's Ctrl-C does (exit 130, a checkpoint, no final output). Up to three attempts.
+    attempts = []
+    for attempt in range(3):
+        run = tmp_path / f"run{attempt}"
+        rc, err = interrupt(run)
+        if rc == 0:
+            pytest.skip("the run finished before the signal arrived")
+        attempts.append((rc, err[-500:]))
+        if rc == 130 and (run / CHECKPOINT_FILE).is_file() and not (run / "rounds.csv").exists():
+            break
+    else:
+        pytest.fail(f"no attempt was interrupted cleanly: {attempts}")
     done = subprocess.run([*cmd, "--out", str(run)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "resuming after round" in done.stderr

@@ -32,7 +32,8 @@ INPUTS = {"yin-yang": 4, "digits": 64}
 OUTPUTS = {"yin-yang": 3, "digits": 10}
 ACTIVATION_WORDS = 4
 EVAL_WORDS = 0.5
-BASE_BYTES = 250 * 2**20  # interpreter, numpy, scipy, pandas, brian2 imports: about 210 MB measured
+BASE_BYTES = 350 * 2**20  # interpreter and imports (numpy, scipy, pandas, brian2, numba): about 220 MB measured,
+#                            plus up to about 100 MB while numba compiles the engine kernels at first use
 LIMIT_FRACTION = 0.75
 
 
