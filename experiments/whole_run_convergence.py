@@ -165,22 +165,24 @@ def run_seed(cfg: dict, seed: int) -> pd.DataFrame:
 
 
 def seed_mean_interval(data: pd.DataFrame) -> pd.DataFrame:
-    """Per round: seed mean of ``measured``, its 95 % Student-t interval, the mean bound, violation flag."""
-    from scipy import stats
+    """Per round: seed mean of ``measured`` and its 95 % Student-t interval (the verification
+    table's `seed_mean_ci`), the mean and smallest bound, and the violation flag."""
+    from fsnn_theory.studies.verification.table import seed_mean_ci
 
-    g = data.groupby("round")
-    out = pd.DataFrame({"mean": g["measured"].mean(), "sd": g["measured"].std(ddof=1), "n": g["measured"].size(),
-                        "bound": g["bound"].mean(), "bound_min": g["bound"].min()})
-    half = stats.t.ppf(0.975, out["n"] - 1) * out["sd"] / np.sqrt(out["n"])
-    out["lower"], out["upper"] = out["mean"] - half, out["mean"] + half
+    measured = data.pivot(index="seed", columns="round", values="measured").sort_index(axis=1)
+    mean, lower, upper = seed_mean_ci(measured.to_numpy())
+    g = data.groupby("round")["bound"]
+    out = pd.DataFrame({"mean": mean, "lower": lower, "upper": upper}, index=measured.columns)
+    out["bound"], out["bound_min"] = g.mean(), g.min()
     # a violation needs the lower end above every seed's bound it is compared with (the smallest one)
     out["violation"] = out["lower"] > out["bound_min"]
     return out
 
 
 def run(cfg: dict, ctx) -> pd.DataFrame:
-    frames = [ctx.cached(f"seed{s}", lambda s=s: run_seed(cfg, s))
-              for s in ctx.progress(range(cfg["seeds"]), desc="seeds")]
+    # one declared chunk per seed, seeded by the seed itself
+    frames = ctx.map(lambda key: run_seed(cfg, int(key.removeprefix("seed"))),
+                     [f"seed{s}" for s in range(cfg["seeds"])], desc="seeds")
     data = pd.concat(frames, ignore_index=True)
     ci = seed_mean_interval(data)
     ctx.log(f"hypothesis holds in {int(data['hypothesis_holds'].sum())}/{len(data)} rows; "
