@@ -222,10 +222,11 @@ def run(config: dict, ctx) -> pd.DataFrame:
                         continue
                     for seed in config["seeds"]:
                         jobs.append((model_name, dataset, partition, compressor, seed))
+    # one declared chunk per training run (devices reuse it: energy is accounting on the recorded run)
+    by_key = {_key(*job): job for job in jobs}
+    frames = ctx.map(lambda key: _one_run(*by_key[key], config), by_key, desc="runs")
     rows = []
-    for job in ctx.progress(jobs, desc="runs"):
-        key = _key(*job)
-        data = ctx.cached(key, lambda job=job: _one_run(*job, config))
+    for (key, job), data in zip(by_key.items(), frames):
         new = _energy_rows(data, *job, config)
         rows += new
         ctx.log(f"{key}: rounds to target {new[0]['rounds']}, final accuracy {new[0]['final_accuracy']:.3f}")
